@@ -45,7 +45,7 @@ __all__ = [
 UND = "und"
 """Undetermined: a legal language-ID answer that never goes into a prompt."""
 
-_DATA_FILE = Path(__file__).parent / "data" / "flores200.tsv"
+_DATA_FILE = Path(__file__).parent / "resources" / "flores200.tsv"
 
 MACROLANGUAGES: dict[str, str] = {
     # ISO 639-3 macrolanguage -> the FLORES-200 code that stands for it. FLORES-200
@@ -398,7 +398,7 @@ def _unknown_message(text: str) -> str:
 
 @functools.cache
 def _flores_names() -> dict[str, str]:
-    """FLORES-200 code -> English name, from data/flores200.tsv."""
+    """FLORES-200 code -> English name, from resources/flores200.tsv."""
     table: dict[str, str] = {}
     lines = _DATA_FILE.read_text(encoding="utf-8").splitlines()
     rows = [line for line in lines if line and not line.startswith("#")]

@@ -1,0 +1,82 @@
+"""The backend protocol: the only seam between xprompt and an inference engine.
+
+A backend takes *all* requests of a strategy step in one call and returns one
+``Completion`` per request, in the same order. That is what lets vLLM batch
+continuously and share prefixes. A request that cannot be served (too long for
+the context, rejected by a server after its retries) comes back as a
+``Completion`` with ``error`` set; it never raises for the batch and never
+drops a row.
+
+Backends are looked up lazily by name (``"vllm"``, ``"openai"``, or
+``"package.module:Class"``) so importing xprompt never imports an engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from xprompt.errors import ConfigError
+from xprompt.types import Completion, Request
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Anything that turns a batch of requests into completions, in order."""
+
+    @property
+    def model_id(self) -> str:
+        """A stable name of the model (path or hub name), used in run signatures."""
+        ...
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        """Serve every request of one step; same length and order as ``requests``."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Engine facts for signatures and reports (engine name, version, options)."""
+        ...
+
+    def close(self) -> None:
+        """Release the engine."""
+        ...
+
+
+#: Built-in backends by name: "module:Class".
+BACKENDS: dict[str, str] = {
+    "vllm": "xprompt.backends.vllm:VLLMBackend",
+    "openai": "xprompt.backends.openai:OpenAIBackend",
+}
+
+
+def backend_class(name: str) -> type:
+    """Resolve a backend name or ``"module:Class"`` path to its class, importing it only now."""
+    target = BACKENDS.get(name, name)
+    if ":" not in target:
+        raise ConfigError(
+            f"unknown backend '{name}': use one of {', '.join(sorted(BACKENDS))} or 'package.module:Class'"
+        )
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"backend '{name}': cannot import {module_name} ({exc})") from None
+    try:
+        return getattr(module, class_name)
+    except AttributeError:
+        raise ConfigError(f"backend '{name}': {module_name} has no {class_name}") from None
+
+
+def check_order(requests: Sequence[Request], completions: Sequence[Completion]) -> list[Completion]:
+    """Assert the backend contract (same length, same order); a violation is a bug, not user error."""
+    if len(requests) != len(completions):
+        raise RuntimeError(
+            f"backend returned {len(completions)} completions for {len(requests)} requests"
+        )
+    for request, completion in zip(requests, completions, strict=True):
+        if request.id != completion.request_id:
+            raise RuntimeError(
+                f"backend returned {completion.request_id!r} where {request.id!r} was due"
+            )
+    return list(completions)

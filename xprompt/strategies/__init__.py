@@ -1,0 +1,71 @@
+"""Strategies by name, built lazily from a run configuration.
+
+Each entry is ``"module:function"``; the function takes ``(config, parts)`` and
+returns a ``Strategy``. ``parts`` holds what every strategy shares and the
+runner builds once: the template, the exemplar selector, the sampling record
+and the off-target checker.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from xprompt.errors import ConfigError
+
+if TYPE_CHECKING:
+    from xprompt.config import RunConfig
+    from xprompt.exemplars import ExemplarSelector
+    from xprompt.strategies.base import LangChecker, Strategy
+    from xprompt.templates import Template
+    from xprompt.types import Sampling
+
+STRATEGIES: dict[str, str] = {
+    "direct": "xprompt.strategies.direct:build",
+}
+
+#: Other names users type for the same strategy.
+ALIASES: dict[str, str] = {"fewshot": "direct", "few-shot": "direct", "zero-shot": "direct"}
+
+
+@dataclass(frozen=True)
+class StrategyParts:
+    """What the runner builds once and hands to every strategy factory."""
+
+    template: Template
+    selector: ExemplarSelector
+    sampling: Sampling
+    checker: LangChecker | None
+
+
+def canonical_name(name: str) -> str:
+    key = ALIASES.get(name, name)
+    if key not in STRATEGIES:
+        known = ", ".join(sorted(set(STRATEGIES) | set(ALIASES)))
+        raise ConfigError(f"unknown strategy '{name}' (known: {known})")
+    return key
+
+
+def build_strategy(config: RunConfig, parts: StrategyParts) -> Strategy:
+    """Build the configured strategy."""
+    target = STRATEGIES[canonical_name(config.strategy)]
+    module_name, _, func_name = target.partition(":")
+    factory = getattr(importlib.import_module(module_name), func_name)
+    return factory(config, parts)
+
+
+def parse_options(model: type[BaseModel], options: dict[str, Any], strategy: str) -> Any:
+    """Validate a strategy's ``options`` with its own model; unknown keys are errors."""
+    try:
+        return model.model_validate(options)
+    except ValidationError as exc:
+        lines = [f"strategy '{strategy}': invalid options:"]
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {where}: {err['msg']}")
+        fields = ", ".join(model.model_fields) or "none"
+        lines.append(f"  (options this strategy takes: {fields})")
+        raise ConfigError("\n".join(lines)) from None
