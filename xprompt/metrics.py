@@ -88,6 +88,7 @@ class RunSummary:
     error_reasons: Counter[str] = field(default_factory=Counter)
     signature: str = ""
     elapsed_s: float = 0.0
+    engine_start_s: float = 0.0
     rows_this_session: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +99,7 @@ class RunSummary:
         out["error_reasons"] = dict(self.error_reasons.most_common(10))
         out["signature"] = self.signature
         out["elapsed_s"] = round(self.elapsed_s, 3)
+        out["engine_start_s"] = round(self.engine_start_s, 3)
         out["rows_this_session"] = self.rows_this_session
         return out
 

@@ -319,8 +319,10 @@ def execute(
     started = time.perf_counter()
     owned = None
     needs_model = any(isinstance(r, Example) for r in pending)
+    engine_start_s = 0.0
     if backend is None and needs_model:
         owned = backend = make_backend(config.engine, prepared.model)
+        engine_start_s = time.perf_counter() - started
     checked = _CheckedBackend(backend) if backend is not None else None
     try:
         with data.RecordWriter(config.output) as writer:
@@ -341,6 +343,7 @@ def execute(
             owned.close()
     summary = summarize(data.read_records(config.output), signature=prepared.signature)
     summary.elapsed_s = time.perf_counter() - started
+    summary.engine_start_s = engine_start_s
     summary.rows_this_session = len(pending)
     summary_path(config.output).write_text(
         json.dumps(summary.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"

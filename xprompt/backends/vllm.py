@@ -123,6 +123,13 @@ class VLLMBackend:
         return self._model
 
     @property
+    def engine(self) -> Any:
+        """The underlying ``vllm.LLM`` (for benchmarks and advanced use)."""
+        if self._llm is None:
+            raise BackendError("the vLLM backend was closed")
+        return self._llm
+
+    @property
     def tokenizer(self) -> Any:
         """The model's tokenizer (a Hugging Face tokenizer)."""
         return self._tokenizer

@@ -120,7 +120,7 @@ def summary_table(summary: RunSummary, title: str = "Run summary") -> Table:
         "errors",
         "accuracy",
         "no answer",
-        "off-target",
+        "off-tgt",
         "prompt tok",
         "gen tok",
     ):
@@ -151,9 +151,13 @@ def print_summary(summary: RunSummary, console: Console, *, as_json: bool = Fals
         sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
     console.print(summary_table(summary))
-    rate = summary.rows_this_session / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
+    working = summary.elapsed_s - summary.engine_start_s
+    rate = summary.rows_this_session / working if working > 0 else 0.0
+    started = (
+        f" (after {summary.engine_start_s:.1f}s engine start)" if summary.engine_start_s else ""
+    )
     console.print(
-        f"rows run now: {summary.rows_this_session} in {summary.elapsed_s:.1f}s ({rate:.1f} rows/s)",
+        f"rows run now: {summary.rows_this_session} in {working:.1f}s, {rate:.1f} rows/s{started}",
         highlight=False,
     )
     if summary.error_reasons:
