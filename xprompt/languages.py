@@ -33,11 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MACROLANGUAGES",
+    "MT_FAMILIES",
     "UND",
     "Language",
     "english_name",
     "flores200_codes",
     "is_canonical",
+    "mt_language_tokens",
     "resolve",
     "resolve_with_note",
 ]
@@ -255,6 +257,13 @@ def _resolve_cached(text: str) -> tuple[Language, str | None]:
         found = langcodes.find(text)
     except LookupError:
         raise UnknownLanguageError(_unknown_message(text)) from None
+    # langcodes shortens names until one matches ('yoruba2' -> Yoruba); that is a guess, so a
+    # name is accepted only when it is exactly one of the language's names in some language.
+    from language_data.names import code_to_names
+
+    names = {_normalize_name(n) for n in code_to_names(found.to_tag()).values()}
+    if _normalize_name(text) not in names:
+        raise UnknownLanguageError(_unknown_message(text))
     return _from_tag(text, found, code_input=False)
 
 
@@ -580,3 +589,52 @@ def _normalize_name(name: str) -> str:
 def _base_name(name: str) -> str:
     """'Kashmiri (Arabic script)' -> 'Kashmiri'."""
     return name.split(" (")[0]
+
+
+# --- language tokens of machine-translation model families ---------------------------
+
+#: Machine-translation model families whose language tokens xprompt knows.
+MT_FAMILIES: tuple[str, ...] = ("nllb", "m2m100", "madlad")
+
+# NLLB-200 names a few FLORES-200 languages differently in its vocabulary.
+_NLLB_TOKEN: dict[str, str] = {"sat_Olck": "sat_Beng"}
+
+# M2M-100 codes that are not the language's ISO 639-1 (or 639-3) code.
+_M2M100_CODE: dict[str, str] = {
+    "nob": "no",  # M2M-100 calls Norwegian Bokmål 'no'
+    "nso": "ns",  # Northern Sotho: 'ns' is M2M-100's own code, not ISO 639
+}
+
+
+def mt_language_tokens(code: str, family: str) -> tuple[str, ...]:
+    """The tokens that may name language ``code`` in an MT model family's vocabulary, best first.
+
+    ``code`` is anything :func:`resolve` takes. Families:
+
+    - ``nllb`` (NLLB-200 and models with FLORES-style tokens): the canonical code
+      itself, except Santali in Ol Chiki, which NLLB's tokenizer calls ``sat_Beng``.
+    - ``m2m100``: ``__xx__`` with the ISO 639-1 code (``__ha__``), ISO 639-3 where
+      there is none (``__ceb__``), and M2M-100's own ``__no__`` / ``__ns__``.
+      M2M-100 codes carry no script.
+    - ``madlad`` (MADLAD-400, T5-style ``<2xx>`` prefixes): ISO 639-1, ISO 639-3,
+      then ``xx_Script`` spellings; for a language in a script other than its
+      default (``zh-Hant``, ``sr-Latn``) only spellings that carry the script.
+
+    The caller picks the first candidate its tokenizer has; a model family's
+    vocabulary, not this table, decides whether a language is supported.
+    """
+    language = resolve(code)
+    if family == "nllb":
+        return (_NLLB_TOKEN.get(language.code, language.code),)
+    short = language.iso639_1 or language.iso639_3
+    if family == "m2m100":
+        return (f"__{_M2M100_CODE.get(language.iso639_3, short)}__",)
+    if family == "madlad":
+        scripted = [language.bcp47.replace("-", "_"), f"{language.iso639_3}_{language.script}"]
+        if "-" in language.bcp47:
+            # Not the language's default script: a bare code would name the other script.
+            spellings = [language.bcp47, *scripted]
+        else:
+            spellings = [short, language.iso639_3, *scripted]
+        return tuple(dict.fromkeys(f"<2{s}>" for s in spellings))
+    raise ValueError(f"unknown MT model family {family!r} (known: {', '.join(MT_FAMILIES)})")

@@ -136,3 +136,147 @@ def ensure_tiny_llama(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+# --- tiny seq2seq MT model ------------------------------------------------------------
+
+#: Bump when the MT builder's output changes, so caches are rebuilt.
+TINY_M2M100_VERSION = 1
+
+MT_SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>"]
+
+
+def tiny_mt_language_tokens(style: str) -> list[str]:
+    """The language tokens the tiny MT tokenizer carries: NLLB's (FLORES-style) or M2M-100's."""
+    from xprompt import languages
+
+    if style == "nllb":
+        return sorted({languages.mt_language_tokens(c, "nllb")[0] for c in NLLB_CODES})
+    if style == "m2m100":
+        return [f"__{c}__" for c in M2M100_CODES]
+    raise ValueError(f"unknown language-token style {style!r} (use nllb or m2m100)")
+
+
+# The languages of NLLB-200's tokenizer, in FLORES-200 codes (two FLORES-200 codes,
+# arb_Latn and min_Arab, have no NLLB token).
+NLLB_CODES = (
+    "ace_Arab ace_Latn acm_Arab acq_Arab aeb_Arab afr_Latn ajp_Arab aka_Latn amh_Ethi apc_Arab "
+    "arb_Arab ars_Arab ary_Arab arz_Arab asm_Beng ast_Latn awa_Deva ayr_Latn azb_Arab azj_Latn "
+    "bak_Cyrl bam_Latn ban_Latn bel_Cyrl bem_Latn ben_Beng bho_Deva bjn_Arab bjn_Latn bod_Tibt "
+    "bos_Latn bug_Latn bul_Cyrl cat_Latn ceb_Latn ces_Latn cjk_Latn ckb_Arab crh_Latn cym_Latn "
+    "dan_Latn deu_Latn dik_Latn dyu_Latn dzo_Tibt ell_Grek eng_Latn epo_Latn est_Latn eus_Latn "
+    "ewe_Latn fao_Latn pes_Arab fij_Latn fin_Latn fon_Latn fra_Latn fur_Latn fuv_Latn gla_Latn "
+    "gle_Latn glg_Latn grn_Latn guj_Gujr hat_Latn hau_Latn heb_Hebr hin_Deva hne_Deva hrv_Latn "
+    "hun_Latn hye_Armn ibo_Latn ilo_Latn ind_Latn isl_Latn ita_Latn jav_Latn jpn_Jpan kab_Latn "
+    "kac_Latn kam_Latn kan_Knda kas_Arab kas_Deva kat_Geor knc_Arab knc_Latn kaz_Cyrl kbp_Latn "
+    "kea_Latn khm_Khmr kik_Latn kin_Latn kir_Cyrl kmb_Latn kon_Latn kor_Hang kmr_Latn lao_Laoo "
+    "lvs_Latn lij_Latn lim_Latn lin_Latn lit_Latn lmo_Latn ltg_Latn ltz_Latn lua_Latn lug_Latn "
+    "luo_Latn lus_Latn mag_Deva mai_Deva mal_Mlym mar_Deva min_Latn mkd_Cyrl plt_Latn mlt_Latn "
+    "mni_Beng khk_Cyrl mos_Latn mri_Latn zsm_Latn mya_Mymr nld_Latn nno_Latn nob_Latn npi_Deva "
+    "nso_Latn nus_Latn nya_Latn oci_Latn gaz_Latn ory_Orya pag_Latn pan_Guru pap_Latn pol_Latn "
+    "por_Latn prs_Arab pbt_Arab quy_Latn ron_Latn run_Latn rus_Cyrl sag_Latn san_Deva sat_Olck "
+    "scn_Latn shn_Mymr sin_Sinh slk_Latn slv_Latn smo_Latn sna_Latn snd_Arab som_Latn sot_Latn "
+    "spa_Latn als_Latn srd_Latn srp_Cyrl ssw_Latn sun_Latn swe_Latn swh_Latn szl_Latn tam_Taml "
+    "tat_Cyrl tel_Telu tgk_Cyrl tgl_Latn tha_Thai tir_Ethi taq_Latn taq_Tfng tpi_Latn tsn_Latn "
+    "tso_Latn tuk_Latn tum_Latn tur_Latn twi_Latn tzm_Tfng uig_Arab ukr_Cyrl umb_Latn urd_Arab "
+    "uzn_Latn vec_Latn vie_Latn war_Latn wol_Latn xho_Latn ydd_Hebr yor_Latn yue_Hant zho_Hans "
+    "zho_Hant zul_Latn"
+).split()
+
+# M2M-100's 100 language codes.
+M2M100_CODES = (
+    "af am ar ast az ba be bg bn br bs ca ceb cs cy da de el en es et fa ff fi fr fy ga gd gl gu "
+    "ha he hi hr ht hu hy id ig ilo is it ja jv ka kk km kn ko lb lg ln lo lt lv mg mk ml mn mr "
+    "ms my ne nl no ns oc or pa pl ps pt ro ru sd si sk sl so sq sr ss su sv sw ta th tl tn tr uk "
+    "ur uz vi wo xh yi yo zh zu"
+).split()
+
+
+def build_tiny_m2m100(
+    out_dir: str | os.PathLike[str], *, style: str = "nllb", seed: int = 0
+) -> Path:
+    """Write a tiny random-weight M2M-100-architecture MT model and its tokenizer to ``out_dir``.
+
+    NLLB-200 is an M2M-100 network, so one architecture serves both families;
+    ``style`` picks the language tokens: ``nllb`` (``hau_Latn``, ``eng_Latn``, ...)
+    or ``m2m100`` (``__ha__``, ``__en__``, ...). The tokenizer is byte-level BPE, so
+    any script round-trips. d_model 64, 2+2 layers; weights drawn with a large
+    init std so that greedy choices have clear margins (outputs do not flip
+    between batch compositions on float noise). Outputs are gibberish.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, PreTrainedTokenizerFast
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lang_tokens = tiny_mt_language_tokens(style)
+    bpe = Tokenizer(models.BPE())
+    bpe.normalizer = normalizers.NFC()
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=1024 + len(lang_tokens),
+        special_tokens=MT_SPECIAL_TOKENS + lang_tokens,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(CORPUS * 4, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        additional_special_tokens=lang_tokens,
+    )
+    tokenizer.model_max_length = 1024
+    tokenizer.save_pretrained(out)
+
+    config = M2M100Config(
+        vocab_size=-(-len(tokenizer) // 64) * 64,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_position_embeddings=1024,
+        dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        encoder_layerdrop=0.0,
+        decoder_layerdrop=0.0,
+        init_std=0.5,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    model = M2M100ForConditionalGeneration(config).eval()
+    model.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def ensure_tiny_m2m100(
+    cache_dir: str | os.PathLike[str] | None = None, *, style: str = "nllb"
+) -> Path:
+    """Path of the cached tiny MT model (``style`` nllb or m2m100), building it first if needed."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    target = root / "models" / f"tiny-{style}-v{TINY_M2M100_VERSION}"
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tiny-{style}-", dir=target.parent))
+    try:
+        build_tiny_m2m100(staging, style=style)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():  # lost a race only if the winner finished
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
