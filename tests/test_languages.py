@@ -336,3 +336,12 @@ def test_import_builds_no_tables() -> None:
         "assert 'language_data.names' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_near_miss_names_are_not_guessed() -> None:
+    """langcodes shortens names until one matches; xprompt does not guess ('yoruba2' is an error)."""
+    for text in ("yoruba2", "hausa-ish", "english-foo"):
+        with pytest.raises(UnknownLanguageError, match="did you mean"):
+            resolve(text)
+    assert resolve("Kiswahili").code == "swh_Latn"
+    assert resolve("Deutsch").code == "deu_Latn"

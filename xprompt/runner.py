@@ -249,6 +249,9 @@ def make_record(
             "steps": [],
         }
     assert prediction is not None
+    error = prediction.error
+    if error is not None and not error.startswith("row "):
+        error = f"row {row.index + 1} (id '{row.id}'): {error}"
     correct = None
     if row.target is not None and prediction.error is None:
         correct = answers.is_correct(prediction.answer, row.target, template.answer.parser)
@@ -262,7 +265,7 @@ def make_record(
         "prediction": prediction.answer,
         "correct": correct,
         "extraction": prediction.extraction,
-        "error": prediction.error,
+        "error": error,
         "steps": [s.to_dict() for s in prediction.steps],
     }
     if prediction.details:

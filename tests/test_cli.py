@@ -1,0 +1,88 @@
+"""CLI behaviour that needs no engine: help, templates, and one clear message (no traceback) per user error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import write_jsonl
+
+from xprompt.cli import main
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """Invoke the CLI in-process as the console script does; return (exit code, stdout, stderr)."""
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_help_lists_commands(capsys) -> None:
+    code, out, _ = run_cli(["--help"], capsys)
+    assert code == 0
+    for command in ("run", "templates", "models"):
+        assert command in out
+
+
+def test_templates_list_show_render(capsys) -> None:
+    code, _, err = run_cli(["templates", "list"], capsys)
+    assert code == 0 and "sib200-topic" in err and "chat" in err
+    code, out, _ = run_cli(["templates", "show", "sib200-topic"], capsys)
+    assert code == 0 and out.startswith("name: sib200-topic")
+    code, out, _ = run_cli(
+        [
+            "templates", "render", "sib200-topic-native", "--lang", "hau",
+            "--field", "text=Kungiyar ta ci wasan {{ 7*7 }}",
+            "--shot", '{"text": "Shugaban kasa ya yi jawabi", "target": "politics"}',
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 0
+    messages = json.loads(out)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[2]["content"] == "siyasa"
+    assert messages[-1]["content"].endswith("Kungiyar ta ci wasan {{ 7*7 }}")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "no-such-template", "-m", "tiny"], "unknown template 'no-such-template'"),
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic"], "no model given"),
+        (["run", "-i", "{missing}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny"], "input file not found"),
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "--field", "text"], "--field takes NAME=COLUMN"),
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "-s", "magic"], "unknown strategy 'magic'"),
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "--n", "3"], "n > 1 needs temperature > 0"),
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "-k", "2"], "needs an exemplar pool"),
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "--opt", "x=1"], "invalid options"),
+        (["run", "-c", "{badconfig}"], "invalid configuration"),
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "--lang", "husa"], "did you mean hau_Latn"),
+    ],
+)
+def test_user_errors_print_one_message_and_exit_2(tmp_path: Path, capsys, args: list[str], message: str) -> None:
+    data = write_jsonl(tmp_path / "data.jsonl", [{"id": "a", "lang": "hau", "text": "Sannu"}])
+    bad_config = tmp_path / "bad.yaml"
+    bad_config.write_text("data: {input: x.jsonl}\noutput: o.jsonl\ntemplate: t\nsampling: {temperature: -1}\n", encoding="utf-8")
+    paths = {"data": data, "out": tmp_path / "out.jsonl", "missing": tmp_path / "nope.jsonl", "badconfig": bad_config}
+    code, _, err = run_cli([a.format(**paths) for a in args], capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_real_process_reports_errors_without_a_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "xprompt", "run", "-i", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "o.jsonl"),
+         "-t", "sib200-topic", "-m", "tiny"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "error: input file not found" in result.stderr
+    assert "Traceback" not in result.stderr
