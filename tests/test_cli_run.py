@@ -17,13 +17,19 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import read_jsonl
-
-from conftest import EXAMPLES
+from helpers import EXAMPLES, read_jsonl
 
 pytestmark = pytest.mark.slow
 
-LABELS = {"science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"}
+LABELS = {
+    "science/technology",
+    "travel",
+    "politics",
+    "sports",
+    "health",
+    "entertainment",
+    "geography",
+}
 
 
 def build_input(tmp_path: Path) -> tuple[Path, int]:
@@ -34,7 +40,9 @@ def build_input(tmp_path: Path) -> tuple[Path, int]:
         b'{"id": "bad-json", "lang": "hau", "text": "unterminated',
         b'{"id": "bad-utf8", "lang": "hau", "text": "caf\xe9", "label": "travel"}',
         b'{"id": "bad-empty", "lang": "yor", "text": "", "label": "travel"}',
-        b'{"id": "bad-long", "lang": "amh", "text": "' + "ሰላም ".encode() * 3000 + b'", "label": "health"}',
+        b'{"id": "bad-long", "lang": "amh", "text": "'
+        + "ሰላም ".encode() * 3000
+        + b'", "label": "health"}',
     ]
     # Bad rows spread through the file, not only at the end.
     for offset, row in zip((3, 50, 120, 200, 260, 330), bad, strict=True):
@@ -63,13 +71,19 @@ def test_run_kill_resume_every_row_once(tmp_path: Path) -> None:
     output = tmp_path / "out.jsonl"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        command(input_path, output), env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command(input_path, output),
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 300
         while count_lines(output) < 60:
             if proc.poll() is not None:
-                pytest.fail(f"run ended before it could be killed: {proc.stdout.read().decode()[-3000:]}")
+                pytest.fail(
+                    f"run ended before it could be killed: {proc.stdout.read().decode()[-3000:]}"
+                )
             if time.monotonic() > deadline:
                 pytest.fail("run made no progress in 300 s")
             time.sleep(0.01)
@@ -80,27 +94,37 @@ def test_run_kill_resume_every_row_once(tmp_path: Path) -> None:
     assert 60 <= killed_at < total, "the kill must land mid-run"
     before = output.read_bytes()
 
-    resumed = subprocess.run(command(input_path, output, "--json"), env=env, capture_output=True, timeout=600)
+    resumed = subprocess.run(
+        command(input_path, output, "--json"), env=env, capture_output=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr.decode()[-3000:]
     summary = json.loads(resumed.stdout)
     records = read_jsonl(output)
 
-    assert output.read_bytes().startswith(before[: before.rfind(b"\n") + 1]), "finished records are untouched"
+    assert output.read_bytes().startswith(before[: before.rfind(b"\n") + 1]), (
+        "finished records are untouched"
+    )
     assert sorted(r["index"] for r in records) == list(range(total)), "every row exactly once"
     assert summary["rows"] == total and summary["rows_this_session"] == total - killed_at
     by_id = {r["id"]: r for r in records}
     good = [r for r in records if not r["id"].startswith("bad-") and not r["id"].startswith("row")]
     assert len(good) == total - 6
-    assert all(r["error"] is None and r["prediction"] in LABELS for r in good), "labels always in the label set"
+    assert all(r["error"] is None and r["prediction"] in LABELS for r in good), (
+        "labels always in the label set"
+    )
     assert all(r["correct"] == (r["prediction"] == r["target"]) for r in good)
     assert all(r["steps"][0]["prompt_tokens"] > 0 for r in good)
     assert "field 'text' is missing" in by_id["bad-missing"]["error"]
     assert "unknown language 'hausa-ish'" in by_id["bad-lang"]["error"]
     utf8_error = next(r for r in records if "invalid UTF-8" in (r["error"] or ""))
-    assert utf8_error["id"] == f"row{utf8_error['index'] + 1}", "an undecodable line has no readable id"
+    assert utf8_error["id"] == f"row{utf8_error['index'] + 1}", (
+        "an undecodable line has no readable id"
+    )
     assert "field 'text' is empty" in by_id["bad-empty"]["error"]
     long_error = by_id["bad-long"]["error"]
-    assert long_error.startswith(f"row {by_id['bad-long']['index'] + 1} (id 'bad-long'): prompt is ")
+    assert long_error.startswith(
+        f"row {by_id['bad-long']['index'] + 1} (id 'bad-long'): prompt is "
+    )
     assert "exceeds the model's context of 4096 tokens" in long_error
     json_error = next(r for r in records if "not valid JSON" in (r["error"] or ""))
     assert json_error["error"].startswith(f"row {json_error['index'] + 1} ")
