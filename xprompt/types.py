@@ -178,6 +178,7 @@ class SegmentCheck:
     detected: str
     confidence: float
     verdict: Verdict
+    rule: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,9 @@ class LangCheck:
 
     ``verdict`` is ``on``, ``off`` or ``uncertain`` (too short, or no detector
     can tell); ``rule`` names the check that decided; ``off_share`` is the share
-    of the text's characters in off-target segments.
+    of the text's letters in off-target segments. ``segments`` holds per-sentence
+    evidence when the text has more than one sentence. ``flags`` names problems
+    that are not about the language (``repetition``: degenerate looping output).
     """
 
     expected: str
@@ -196,6 +199,7 @@ class LangCheck:
     rule: str
     off_share: float = 0.0
     segments: tuple[SegmentCheck, ...] = ()
+    flags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -214,9 +218,12 @@ class LangCheck:
                     "detected": s.detected,
                     "confidence": round(s.confidence, 4),
                     "verdict": s.verdict,
+                    "rule": s.rule,
                 }
                 for s in self.segments
             ]
+        if self.flags:
+            out["flags"] = list(self.flags)
         return out
 
 

@@ -1,0 +1,346 @@
+"""The layered off-target check: is this generated text in the language it was asked to be in?
+
+For each text: NFC, mask noise (code, URLs, numbers, markup), split into
+sentences, and for each sentence:
+
+1. **Script layer**: if most of its letters are in a script the expected
+   language is not written in, it is off-target (rule ``script``). Exact, cheap.
+2. **Length**: below ``min_letters`` letters no statistical identifier is
+   trustworthy: ``uncertain`` (rule ``too-short``), never a guess.
+3. **Statistical layer**: the detectors that can name the expected language
+   decide (default mode: the first of them; strict mode: all of them, any
+   confident "other language" makes the sentence off-target). A detected
+   language that folds into the expected one (``sw`` for ``swh_Latn``) is on
+   target; one in the target's confusable cluster is ``uncertain``.
+4. **Pivot rule**: if no detector can name the expected language (Ewe, Shan),
+   the only question asked is whether the sentence is in a pivot language
+   (English by default), which detectors know well. Anything else is
+   ``uncertain``: a detector's look-alike answer is never used.
+
+The text's verdict aggregates its sentences by letters: ``off`` when at least
+``off_share`` of its letters are in off-target sentences, ``on`` when at least
+half are in on-target ones, otherwise ``uncertain``. Copy-of-source (given a
+source) decides before everything; degenerate repetition adds the flag
+``repetition`` without changing the language verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from xprompt import languages
+from xprompt.langid import degenerate, scripts
+from xprompt.langid.detectors import Detection, Detector
+from xprompt.langid.equivalence import Equivalence, language_key
+from xprompt.langid.text import Segment, mask_noise, normalize, split
+from xprompt.types import LangCheck, SegmentCheck, Verdict
+
+UND = languages.UND
+Mode = Literal["default", "strict"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    code: str
+    key: str
+    scripts: frozenset[str]  # table scripts the letters may be in
+    deciders: tuple[Detector, ...]  # detectors that can name the language, in order
+    pivot_detector: Detector | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Seg:
+    segment: Segment
+    detected: str
+    confidence: float
+    verdict: Verdict
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Vote:
+    detected: str
+    confidence: float
+    verdict: Verdict
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identification:
+    """What language a text is in, without an expectation: code, confidence, per-segment evidence."""
+
+    detected: str
+    confidence: float
+    script: str | None
+    detector: str
+    segments: tuple[SegmentCheck, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "detected": self.detected,
+            "confidence": round(self.confidence, 4),
+            "script": self.script,
+            "detector": self.detector,
+        }
+        if len(self.segments) > 1:
+            out["segments"] = [
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "detected": s.detected,
+                    "confidence": round(s.confidence, 4),
+                }
+                for s in self.segments
+            ]
+        return out
+
+
+@dataclass
+class Checker:
+    """The off-target check with its settings. Build one with ``xprompt.langid.make_checker``.
+
+    Args:
+        detectors: statistical identifiers, in order of preference.
+        mode: ``default`` (the first detector that knows the target decides) or
+            ``strict`` (every detector that knows it votes; any confident
+            "other language" is off-target).
+        equivalence: folds, confusable clusters, alternate scripts.
+        pivots: languages asked about when no detector knows the target.
+        min_letters: sentences with fewer letters are ``uncertain``.
+        min_script_letters: fewer letters than this are never off by script alone.
+        off_confidence: detector confidence needed to call a sentence another language.
+        pivot_confidence: detector confidence needed to call a sentence a pivot
+            language when no detector knows the target.
+        off_share: share of a text's letters in off-target sentences that makes it off.
+        copy_threshold: share of the output's 4-grams found in the source that makes it a copy.
+    """
+
+    detectors: tuple[Detector, ...]
+    mode: Mode = "default"
+    equivalence: Equivalence = field(default_factory=Equivalence.build)
+    pivots: tuple[str, ...] = ("eng_Latn",)
+    min_letters: int = 20
+    min_script_letters: int = 8
+    off_confidence: float = 0.9
+    pivot_confidence: float = 0.9
+    off_share: float = 0.2
+    copy_threshold: float = 0.8
+    _targets: dict[str, _Target] = field(default_factory=dict, init=False, repr=False)
+
+    # -- public -----------------------------------------------------------------------
+
+    def __call__(self, text: str, expected: str) -> LangCheck:
+        """``check(text, expected)``: the ``LangChecker`` signature strategies use."""
+        return self.check(text, expected)
+
+    def check(
+        self,
+        text: str,
+        expected: str,
+        *,
+        source: str | None = None,
+        source_lang: str | None = None,
+    ) -> LangCheck:
+        """Check that ``text`` is in language ``expected`` (any code ``languages.resolve`` takes).
+
+        ``source``: the input this text was generated from, when the output must
+        not be a copy of it (translation); ``source_lang`` its language, if known
+        (a copy is only off-target when the languages differ).
+        """
+        target = self._target(expected)
+        text = normalize(text)
+        masked = mask_noise(text)
+        flags: tuple[str, ...] = ()
+        if degenerate.is_repetitive(masked):
+            flags = ("repetition",)
+        if source is not None:
+            copied = self._copy(text, source, source_lang, target, flags)
+            if copied is not None:
+                return copied
+        segments = split(masked, self.min_letters)
+        if not segments:
+            return LangCheck(target.code, "uncertain", UND, 0.0, "no-letters", flags=flags)
+        judged = [self._judge(seg, target) for seg in segments]
+        return self._aggregate(judged, target, flags)
+
+    def identify(self, text: str) -> Identification:
+        """The language of ``text`` by the first detector (script layer for naming the script)."""
+        detector = self.detectors[0]
+        masked = mask_noise(normalize(text))
+        segs: list[SegmentCheck] = []
+        letters_by_code: dict[str, int] = {}
+        conf_by_code: dict[str, float] = {}
+        for seg in split(masked, self.min_letters):
+            if seg.letters < self.min_letters:
+                code, conf = UND, 0.0
+            else:
+                found = detector.detect(seg.text)
+                code, conf = found.code or UND, found.confidence
+            segs.append(SegmentCheck(seg.start, seg.end, code, conf, "on", detector.name))
+            letters_by_code[code] = letters_by_code.get(code, 0) + seg.letters
+            conf_by_code[code] = conf_by_code.get(code, 0.0) + conf * seg.letters
+        if not segs:
+            return Identification(UND, 0.0, None, detector.name)
+        best = max(letters_by_code, key=lambda c: (c != UND, letters_by_code[c]))
+        return Identification(
+            best,
+            conf_by_code[best] / letters_by_code[best],
+            scripts.dominant(masked),
+            detector.name,
+            tuple(segs),
+        )
+
+    def signature(self) -> str:
+        """Every setting that can change a verdict, as a short stable string."""
+        return (
+            f"langid({'+'.join(d.signature() for d in self.detectors)},mode={self.mode},"
+            f"pivots={'+'.join(self.pivots)},min={self.min_letters},conf={self.off_confidence:g},"
+            f"pivot_conf={self.pivot_confidence:g},share={self.off_share:g},"
+            f"{self.equivalence.signature()})"
+        )
+
+    def can_name(self, expected: str) -> tuple[str, ...]:
+        """Names of the detectors that can name language ``expected`` (empty: pivot rule only)."""
+        return tuple(d.name for d in self._target(expected).deciders)
+
+    # -- layers -----------------------------------------------------------------------
+
+    def _target(self, expected: str) -> _Target:
+        target = self._targets.get(expected)
+        if target is None:
+            code = languages.resolve(expected).code
+            key = language_key(code)
+            deciders = tuple(d for d in self.detectors if key in d.keys)
+            pivot_keys = {language_key(p) for p in self.pivots}
+            pivot = next((d for d in self.detectors if pivot_keys & d.keys), None)
+            allowed = scripts.members(self.equivalence.scripts(code))
+            target = _Target(code, key, allowed, deciders, pivot)
+            self._targets[expected] = target
+        return target
+
+    def _judge(self, seg: Segment, target: _Target) -> _Seg:
+        count = scripts.count(seg.text, target.scripts)
+        decidable = count.expected + count.other
+        if count.off_share > 0.5 and decidable >= self.min_script_letters:
+            return _Seg(
+                seg, self._name_off_script(seg.text, target), count.off_share, "off", "script"
+            )
+        if seg.letters < self.min_letters:
+            return _Seg(seg, UND, 0.0, "uncertain", "too-short")
+        if not target.deciders:
+            return self._pivot_rule(seg, target)
+        votes = [
+            self._vote(d, d.detect(seg.text), target)
+            for d in (target.deciders if self.mode == "strict" else target.deciders[:1])
+        ]
+        for vote in votes:
+            if vote.verdict == "off":
+                return _Seg(seg, vote.detected, vote.confidence, "off", vote.rule)
+        for vote in votes:
+            if vote.verdict == "on":
+                return _Seg(seg, vote.detected, vote.confidence, "on", vote.rule)
+        first = votes[0]
+        return _Seg(seg, first.detected, first.confidence, "uncertain", first.rule)
+
+    def _vote(self, detector: Detector, found: Detection, target: _Target) -> _Vote:
+        name = detector.name
+        if found.code is None:
+            return _Vote(UND, found.confidence, "uncertain", f"{name}:und")
+        if language_key(found.code) == target.key:
+            return _Vote(target.code, found.confidence, "on", name)
+        if self.equivalence.confusable(found.code, target.code):
+            return _Vote(found.code, found.confidence, "uncertain", f"{name}:confusable")
+        if found.reliable and found.confidence >= self.off_confidence:
+            return _Vote(found.code, found.confidence, "off", name)
+        return _Vote(found.code, found.confidence, "uncertain", f"{name}:low-confidence")
+
+    def _pivot_rule(self, seg: Segment, target: _Target) -> _Seg:
+        detector = target.pivot_detector
+        if detector is None:
+            return _Seg(seg, UND, 0.0, "uncertain", "unsupported-target")
+        found = detector.detect(seg.text)
+        is_pivot = found.code is not None and any(
+            language_key(found.code) == language_key(p) for p in self.pivots
+        )
+        if is_pivot and found.reliable and found.confidence >= self.pivot_confidence:
+            assert found.code is not None
+            return _Seg(seg, found.code, found.confidence, "off", f"pivot:{detector.name}")
+        # What the detector named is not reported: for an unknown target it is a look-alike.
+        return _Seg(seg, UND, 0.0, "uncertain", "unsupported-target")
+
+    def _name_off_script(self, text: str, target: _Target) -> str:
+        """The language of text in a foreign script, if the first detector can tell; else und_Scri."""
+        script = scripts.dominant(text, exclude=target.scripts)
+        if script is None:
+            return UND
+        found = self.detectors[0].detect(text)
+        if found.code is not None and script in scripts.members({found.code.split("_")[1]}):
+            return found.code
+        return f"{UND}_{script}"
+
+    def _copy(
+        self,
+        text: str,
+        source: str,
+        source_lang: str | None,
+        target: _Target,
+        flags: tuple[str, ...],
+    ) -> LangCheck | None:
+        if source_lang is not None and self.equivalence.same(
+            languages.resolve(source_lang).code, target.code
+        ):
+            return None
+        score = degenerate.copy_score(text, normalize(source))
+        if score < self.copy_threshold or len(text.strip()) < self.min_letters:
+            return None
+        detected = languages.resolve(source_lang).code if source_lang else UND
+        return LangCheck(target.code, "off", detected, score, "copy-of-source", 1.0, flags=flags)
+
+    # -- aggregation -------------------------------------------------------------------
+
+    def _aggregate(
+        self, judged: Sequence[_Seg], target: _Target, flags: tuple[str, ...]
+    ) -> LangCheck:
+        if len(judged) == 1:
+            only = judged[0]
+            share = 1.0 if only.verdict == "off" else 0.0
+            return LangCheck(
+                target.code,
+                only.verdict,
+                only.detected,
+                only.confidence,
+                only.rule,
+                share,
+                flags=flags,
+            )
+        total = sum(s.segment.letters for s in judged)
+        letters: dict[str, int] = {"on": 0, "off": 0, "uncertain": 0}
+        for s in judged:
+            letters[s.verdict] += s.segment.letters
+        off_share = letters["off"] / total
+        verdict: Verdict
+        if letters["off"] and off_share >= self.off_share:
+            verdict = "off"
+        elif letters["on"] * 2 >= total:
+            verdict = "on"
+        else:
+            verdict = "uncertain"
+        chosen = [s for s in judged if s.verdict == verdict]
+        weight = sum(s.segment.letters for s in chosen)
+        largest = max(chosen, key=lambda s: s.segment.letters)
+        by_lang: dict[str, int] = {}
+        for s in chosen:
+            by_lang[s.detected] = by_lang.get(s.detected, 0) + s.segment.letters
+        detected = max(by_lang, key=lambda c: by_lang[c])
+        confidence = sum(s.confidence * s.segment.letters for s in chosen) / weight
+        segments = tuple(
+            SegmentCheck(
+                s.segment.start, s.segment.end, s.detected, s.confidence, s.verdict, s.rule
+            )
+            for s in judged
+        )
+        return LangCheck(
+            target.code, verdict, detected, confidence, largest.rule, off_share, segments, flags
+        )

@@ -1,0 +1,261 @@
+"""Statistical language identifiers behind one small interface.
+
+Each detector declares the canonical codes it can name (:attr:`Detector.codes`).
+The checker never lets a detector decide for a target outside that set: a
+detector that does not know Yoruba calls Yoruba text Vietnamese, and that
+answer means nothing.
+
+- ``py3langid`` (default): naive Bayes over byte n-grams, 140 labels, shipped in
+  the PyPI package, deterministic.
+- ``pycld2`` (optional, extra ``strict``): Compact Language Detector 2, 160+
+  languages, very fast; its answers count only for languages it knows (it calls
+  much unknown text English).
+- ``langdetect``: 55 languages, none of Hausa, Yoruba, Igbo, Amharic, ...;
+  seeded (``DetectorFactory.seed = 0``) because it samples.
+- ``fasttext``: a user-supplied fastText language-ID model file (GlotLID,
+  OpenLID: labels ``__label__xxx_Scrp``; lid.176: ``__label__xx``) for
+  languages no packaged detector knows. Needs the ``fasttext`` extra.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from xprompt.errors import ConfigError, DependencyMissingError
+from xprompt.langid import labels
+from xprompt.langid.equivalence import language_key
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One detector's answer for one text: canonical code (None: no language), confidence."""
+
+    code: str | None
+    confidence: float
+    label: str
+    reliable: bool = True
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+class Detector:
+    """Base class: a name, the languages it can name, and ``detect``."""
+
+    name: str = "detector"
+
+    @cached_property
+    def codes(self) -> frozenset[str]:
+        """Canonical codes this detector can name."""
+        mapped, _ = labels.label_map(self.name, self._labels())
+        return frozenset(mapped.values())
+
+    @cached_property
+    def keys(self) -> frozenset[str]:
+        """Language keys (folded ISO 639-3, see ``equivalence``) this detector can name."""
+        return frozenset(language_key(code) for code in self.codes)
+
+    def supports(self, code: str) -> bool:
+        """Whether this detector can name the language of canonical ``code``."""
+        return language_key(code) in self.keys
+
+    def detect(self, text: str) -> Detection:
+        """The most likely language of ``text``."""
+        raise NotImplementedError
+
+    def signature(self) -> str:
+        """Name and version, for run signatures."""
+        return self.name
+
+    def _labels(self) -> list[str]:
+        raise NotImplementedError
+
+
+@lru_cache(maxsize=1)
+def _py3langid_identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+class Py3LangidDetector(Detector):
+    """py3langid with normalised probabilities (the model loads once per process, ~0.7 s)."""
+
+    name = "py3langid"
+
+    def _labels(self) -> list[str]:
+        return list(_py3langid_identifier().labels)
+
+    def detect(self, text: str) -> Detection:
+        label, prob = _py3langid_identifier().classify(text)
+        return Detection(labels.canonical(self.name, label), float(prob), label)
+
+    def signature(self) -> str:
+        return f"py3langid@{_version('py3langid')}"
+
+
+class LangdetectDetector(Detector):
+    """langdetect, seeded so that the same text always gets the same answer."""
+
+    name = "langdetect"
+
+    def __init__(self) -> None:
+        try:
+            from langdetect import DetectorFactory
+            from langdetect.detector_factory import init_factory
+        except ImportError:
+            raise DependencyMissingError(
+                "the langdetect detector needs the 'langdetect' package: pip install langdetect"
+            ) from None
+        DetectorFactory.seed = 0  # langdetect samples; unseeded it is not deterministic
+        init_factory()
+
+    def _labels(self) -> list[str]:
+        from langdetect import detector_factory
+
+        return list(detector_factory._factory.get_lang_list())
+
+    def detect(self, text: str) -> Detection:
+        from langdetect import detector_factory
+        from langdetect.lang_detect_exception import LangDetectException
+
+        detector = detector_factory._factory.create()
+        detector.append(text)
+        try:
+            best = detector.get_probabilities()[0]
+        except (LangDetectException, IndexError):
+            return Detection(None, 0.0, "und")
+        return Detection(labels.canonical(self.name, best.lang), float(best.prob), best.lang)
+
+    def signature(self) -> str:
+        return f"langdetect@{_version('langdetect')}:seed0"
+
+
+class Cld2Detector(Detector):
+    """pycld2 (Compact Language Detector 2); only reliable answers count as confident."""
+
+    name = "pycld2"
+
+    def __init__(self) -> None:
+        try:
+            import pycld2
+        except ImportError:
+            raise DependencyMissingError(
+                "strict mode uses pycld2 as a second opinion, and it is not installed: "
+                "pip install 'xprompt[strict]' (or pycld2), or use --langid-mode default"
+            ) from None
+        self._cld2 = pycld2
+
+    def _labels(self) -> list[str]:
+        names = set(self._cld2.DETECTED_LANGUAGES)
+        return [code for name, code in self._cld2.LANGUAGES if name in names]
+
+    def detect(self, text: str) -> Detection:
+        try:
+            reliable, _, details = self._cld2.detect(text, isPlainText=True)
+        except self._cld2.error:
+            return Detection(None, 0.0, "un", reliable=False)
+        _, code, percent, _ = details[0]
+        return Detection(labels.canonical(self.name, code), percent / 100.0, code, reliable)
+
+    def signature(self) -> str:
+        return f"pycld2@{_version('pycld2')}"
+
+
+class FastTextDetector(Detector):
+    """A user-supplied fastText language-ID model file (GlotLID, OpenLID, lid.176)."""
+
+    name = "fasttext"
+
+    def __init__(self, model_path: str | os.PathLike[str]) -> None:
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"fastText language-ID model not found: {path} (give the path of a .bin model "
+                "file such as GlotLID's model.bin or OpenLID's lid201-model.bin)"
+            )
+        self.path = path
+        self._model = _load_fasttext(path)
+        mapped, unmapped = labels.label_map(self.name, self._model.get_labels())
+        if not mapped:
+            raise ConfigError(
+                f"{path}: none of the model's {len(unmapped)} labels names a language "
+                f"(first: {unmapped[:3]}); expected labels like __label__hau_Latn or __label__ha"
+            )
+        self.unmapped_labels = tuple(unmapped)
+
+    def _labels(self) -> list[str]:
+        return list(self._model.get_labels())
+
+    def detect(self, text: str) -> Detection:
+        # fastText predicts one line; the low-level call avoids fasttext 0.9's
+        # numpy-2-incompatible wrapper (np.array(..., copy=False)).
+        line = " ".join(text.split()) + "\n"
+        predictions = self._model.f.predict(line, 1, 0.0, "replace")
+        if not predictions:
+            return Detection(None, 0.0, "und")
+        prob, label = predictions[0]
+        return Detection(labels.canonical(self.name, label), min(float(prob), 1.0), label)
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the model's size and first MiB (models are large; enough to tell them apart)."""
+        sha = hashlib.sha256(str(self.path.stat().st_size).encode())
+        with open(self.path, "rb") as handle:
+            sha.update(handle.read(1 << 20))
+        return sha.hexdigest()[:8]
+
+    def signature(self) -> str:
+        return f"fasttext:{self.path.name}@{self.digest}"
+
+
+def _load_fasttext(path: Path) -> Any:
+    try:
+        import fasttext
+    except ImportError:
+        raise DependencyMissingError(
+            "a fastText language-ID model needs the 'fasttext' package: "
+            "pip install 'xprompt[fasttext]' (fasttext-wheel)"
+        ) from None
+    try:
+        return fasttext.load_model(str(path))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a fastText model ({exc})") from None
+
+
+#: Detectors by name; ``fasttext`` needs a model path.
+DETECTORS = ("py3langid", "pycld2", "langdetect", "fasttext")
+
+
+def make_detector(name: str, *, fasttext_model: str | None = None) -> Detector:
+    """Build a detector by name. Raises ConfigError / DependencyMissingError with the fix."""
+    if name == "py3langid":
+        return Py3LangidDetector()
+    if name == "pycld2":
+        return Cld2Detector()
+    if name == "langdetect":
+        return LangdetectDetector()
+    if name == "fasttext":
+        if fasttext_model is None:
+            raise ConfigError(
+                "detector 'fasttext' needs a model file: --langid-model PATH "
+                "(e.g. GlotLID's model.bin)"
+            )
+        return _cached_fasttext(str(Path(fasttext_model).expanduser().resolve()))
+    raise ConfigError(f"unknown language-ID detector {name!r} (known: {', '.join(DETECTORS)})")
+
+
+@lru_cache(maxsize=4)
+def _cached_fasttext(path: str) -> FastTextDetector:
+    # GlotLID is 1.6 GB: load each model file once per process.
+    return FastTextDetector(path)
