@@ -86,3 +86,8 @@ def test_a_real_process_reports_errors_without_a_traceback(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "error: input file not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_strategies_lists_names_and_options(capsys) -> None:
+    code, _, err = run_cli(["strategies"], capsys)
+    assert code == 0 and "direct" in err and "fewshot" in err

@@ -1,7 +1,8 @@
 """Strategies by name, built lazily from a run configuration.
 
 Each entry is ``"module:function"``; the function takes ``(config, parts)`` and
-returns a ``Strategy``. ``parts`` holds what every strategy shares and the
+returns a ``Strategy``. The module also defines ``Options``, the pydantic model of
+the strategy's own settings (``--opt KEY=VALUE``), which ``xprompt strategies`` lists. ``parts`` holds what every strategy shares and the
 runner builds once: the template, the exemplar selector, the sampling record
 and the off-target checker.
 """
@@ -55,6 +56,12 @@ def build_strategy(config: RunConfig, parts: StrategyParts) -> Strategy:
     module_name, _, func_name = target.partition(":")
     factory = getattr(importlib.import_module(module_name), func_name)
     return factory(config, parts)
+
+
+def strategy_module(name: str):
+    """The module that implements a strategy (it defines ``build`` and ``Options``)."""
+    target = STRATEGIES[canonical_name(name)]
+    return importlib.import_module(target.partition(":")[0])
 
 
 def parse_options(model: type[BaseModel], options: dict[str, Any], strategy: str) -> Any:

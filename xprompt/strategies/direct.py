@@ -140,7 +140,7 @@ class Direct:
         return [r for r in results if r is not None]
 
 
-class DirectOptions(BaseModel):
+class Options(BaseModel):
     """Direct prompting takes no options beyond the shared ones (shots, sampling, constraint)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -148,7 +148,7 @@ class DirectOptions(BaseModel):
 
 def build(config: RunConfig, parts: StrategyParts) -> Direct:
     """Factory used by ``xprompt run --strategy direct``."""
-    parse_options(DirectOptions, config.options, "direct")
+    parse_options(Options, config.options, "direct")
     return Direct(
         template=parts.template,
         selector=parts.selector,
