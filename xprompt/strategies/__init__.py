@@ -1,10 +1,11 @@
 """Strategies by name, built lazily from a run configuration.
 
 Each entry is ``"module:function"``; the function takes ``(config, parts)`` and
-returns a ``Strategy``. The module also defines ``Options``, the pydantic model of
-the strategy's own settings (``--opt KEY=VALUE``), which ``xprompt strategies`` lists. ``parts`` holds what every strategy shares and the
-runner builds once: the template, the exemplar selector, the sampling record
-and the off-target checker.
+returns a ``Strategy``. The module also defines ``Options``, the pydantic model
+of the strategy's own settings (``--opt KEY=VALUE``), which ``xprompt
+strategies`` lists. ``parts`` holds what every strategy shares and the runner
+builds once: the template, the exemplar selector, the sampling record and the
+off-target checker.
 """
 
 from __future__ import annotations
