@@ -7,14 +7,23 @@ from pathlib import Path
 import pytest
 from helpers import write_jsonl
 
-from xprompt.data import FieldMap, RecordWriter, RowError, read_examples, read_exemplar_pool, read_records
+from xprompt.data import (
+    FieldMap,
+    RecordWriter,
+    RowError,
+    read_examples,
+    read_exemplar_pool,
+    read_records,
+)
 from xprompt.errors import DataError
 from xprompt.types import Example
 
 MAP = FieldMap(target="label")
 
 
-def read(path: Path, mapping: FieldMap = MAP, fields: tuple[str, ...] = ("text",)) -> list[Example | RowError]:
+def read(
+    path: Path, mapping: FieldMap = MAP, fields: tuple[str, ...] = ("text",)
+) -> list[Example | RowError]:
     return list(read_examples(str(path), fields, mapping))
 
 
@@ -79,11 +88,18 @@ def test_every_bad_row_is_kept_with_a_precise_error(tmp_path: Path) -> None:
 
 
 def test_default_language_and_field_mapping(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "d.jsonl", [{"uid": "x1", "sentence": "Bonjour", "topic": "travel"}])
+    path = write_jsonl(
+        tmp_path / "d.jsonl", [{"uid": "x1", "sentence": "Bonjour", "topic": "travel"}]
+    )
     mapping = FieldMap(fields={"text": "sentence"}, id="uid", target="topic", default_lang="fr")
     (item,) = read(path, mapping)
     assert isinstance(item, Example)
-    assert (item.id, item.lang, item.fields["text"], item.target) == ("x1", "fra_Latn", "Bonjour", "travel")
+    assert (item.id, item.lang, item.fields["text"], item.target) == (
+        "x1",
+        "fra_Latn",
+        "Bonjour",
+        "travel",
+    )
 
 
 def test_csv_and_tsv_with_bad_rows(tmp_path: Path) -> None:
@@ -111,7 +127,10 @@ def test_plain_text_lines(tmp_path: Path) -> None:
     path = tmp_path / "d.txt"
     path.write_text("Sannu da zuwa\n\nYaya kake\n", encoding="utf-8")
     items = read(path, FieldMap(default_lang="hau"))
-    assert [(i.id, i.fields["text"]) for i in items] == [("row1", "Sannu da zuwa"), ("row2", "Yaya kake")]
+    assert [(i.id, i.fields["text"]) for i in items] == [
+        ("row1", "Sannu da zuwa"),
+        ("row2", "Yaya kake"),
+    ]
 
 
 def test_unreadable_inputs_raise_data_errors(tmp_path: Path) -> None:
@@ -126,7 +145,7 @@ def test_unreadable_inputs_raise_data_errors(tmp_path: Path) -> None:
 
 def test_exemplar_pool_rejects_bad_rows(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "pool.jsonl", [{"id": "p", "lang": "en", "label": "travel"}])
-    with pytest.raises(DataError, match="exemplar pool row 1 .* field 'text' is missing"):
+    with pytest.raises(DataError, match=r"exemplar pool row 1 .* field 'text' is missing"):
         read_exemplar_pool(str(path), ("text",), MAP)
 
 
@@ -143,3 +162,36 @@ def test_record_writer_and_partial_last_line_repair(tmp_path: Path) -> None:
     out.write_text('{"index": 0}\n{broken}\n{"index": 2}\n', encoding="utf-8")
     with pytest.raises(DataError, match="line 2 is not a valid result record"):
         read_records(out)
+
+
+def test_hugging_face_datasets_from_local_files(tmp_path: Path, monkeypatch) -> None:
+    """hf:NAME:SPLIT reads through `datasets` (here from local files: no hub is reachable)."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    folder = tmp_path / "topics"
+    folder.mkdir()
+    write_jsonl(
+        folder / "test.jsonl",
+        [
+            {"id": "a", "lang": "hau", "text": "Sannu", "label": "travel"},
+            {"id": "b", "lang": "xx", "text": "?", "label": "travel"},
+        ],
+    )
+    items = read(Path(f"hf:{folder}:test"))
+    assert isinstance(items[0], Example) and items[0].lang == "hau_Latn"
+    assert isinstance(items[1], RowError) and "unknown language 'xx'" in items[1].error
+    saved = tmp_path / "saved"
+    datasets.DatasetDict(
+        {
+            "dev": datasets.Dataset.from_list(
+                [{"id": "c", "lang": "sw", "text": "Habari", "label": "health"}]
+            )
+        }
+    ).save_to_disk(str(saved))
+    (item,) = read(Path(f"hf:{saved}:dev"))
+    assert isinstance(item, Example) and item.lang == "swh_Latn"
+    with pytest.raises(DataError, match="no split 'train'"):
+        read(Path(f"hf:{saved}:train"))
+    with pytest.raises(DataError, match="use hf:NAME:SPLIT"):
+        read(Path("hf:onlyname"))

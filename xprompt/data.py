@@ -159,6 +159,8 @@ def _has_surrogates(value: str) -> bool:
 
 
 def _read_hf(spec: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
+    """Rows of ``hf:NAME[:CONFIG]:SPLIT``: a hub dataset, a local data directory, or a
+    directory written by ``Dataset.save_to_disk``."""
     parts = spec[3:].split(":")
     if len(parts) not in (2, 3) or not all(parts):
         raise DataError(f"'{spec}': use hf:NAME:SPLIT or hf:NAME:CONFIG:SPLIT")
@@ -168,9 +170,20 @@ def _read_hf(spec: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
         raise DataError(
             f"'{spec}': the 'datasets' package is not installed (pip install datasets)"
         ) from None
+    datasets.disable_progress_bars()
     name, config, split = (parts[0], None, parts[1]) if len(parts) == 2 else parts
+    local = Path(name).expanduser()
     try:
-        dataset = datasets.load_dataset(name, config, split=split)
+        if (local / "dataset_dict.json").is_file() or (local / "state.json").is_file():
+            dataset = datasets.load_from_disk(str(local))
+            if isinstance(dataset, datasets.DatasetDict):
+                if split not in dataset:
+                    raise DataError(f"'{spec}': no split '{split}' (splits: {', '.join(dataset)})")
+                dataset = dataset[split]
+        else:
+            dataset = datasets.load_dataset(name, config, split=split)
+    except DataError:
+        raise
     except Exception as exc:  # hub, cache and format failures all surface as one user error
         raise DataError(f"'{spec}': could not load the dataset: {exc}") from None
     for index, row in enumerate(dataset):
