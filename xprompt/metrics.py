@@ -3,6 +3,13 @@
 Everything here works from saved result records alone, so re-scoring needs no
 model. The off-target rate is reported beside every quality number: a metric
 can reward output in the wrong language, and nothing else catches it.
+
+Strategies that vote over several reasoning paths (CLP, CLSP,
+self-consistency) write ``details.paths`` and ``details.first_correct`` (see
+``xprompt.reasoning``); from those the summary also counts paths, path
+extraction failures and off-target paths per row language, the single-sample
+accuracy next to the voted one (maj@k), and per reasoning language
+(``by_path_lang``) how each language's own paths did.
 """
 
 from __future__ import annotations
@@ -12,8 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Extraction rules that mean "no answer found" (answers.py names them).
-FAILED_RULES = frozenset({"no-label", "no-number", "no-match", "empty"})
+from xprompt.answers import FAILED_RULES
 
 
 @dataclass
@@ -30,10 +36,31 @@ class GroupStats:
     uncertain: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    first_scored: int = 0
+    first_correct: int = 0
+    paths: int = 0
+    path_failures: int = 0
+    paths_checked: int = 0
+    paths_off_target: int = 0
 
     @property
     def accuracy(self) -> float | None:
         return self.correct / self.scored if self.scored else None
+
+    @property
+    def first_sample_accuracy(self) -> float | None:
+        """Accuracy of the first sample alone (self-consistency's single-sample baseline)."""
+        return self.first_correct / self.first_scored if self.first_scored else None
+
+    @property
+    def path_failure_rate(self) -> float | None:
+        """Share of reasoning paths whose text gave no answer."""
+        return self.path_failures / self.paths if self.paths else None
+
+    @property
+    def path_off_target_rate(self) -> float | None:
+        """Share of checked reasoning paths that are off-target."""
+        return self.paths_off_target / self.paths_checked if self.paths_checked else None
 
     @property
     def off_target_rate(self) -> float | None:
@@ -61,6 +88,16 @@ class GroupStats:
                 verdict = check.get("verdict")
                 self.off_target += verdict == "off"
                 self.uncertain += verdict == "uncertain"
+        details = record.get("details") or {}
+        if details.get("first_correct") is not None:
+            self.first_scored += 1
+            self.first_correct += bool(details["first_correct"])
+        for path in details.get("paths") or ():
+            self.paths += 1
+            self.path_failures += path.get("error") is None and path.get("answer") is None
+            if path.get("verdict") is not None:
+                self.paths_checked += 1
+                self.paths_off_target += path["verdict"] == "off"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +113,55 @@ class GroupStats:
             "uncertain": self.uncertain,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "first_sample_accuracy": self.first_sample_accuracy,
+            "paths": self.paths,
+            "path_extraction_failures": self.path_failures,
+            "path_extraction_failure_rate": self.path_failure_rate,
+            "paths_checked": self.paths_checked,
+            "paths_off_target": self.paths_off_target,
+            "path_off_target_rate": self.path_off_target_rate,
+        }
+
+
+@dataclass
+class PathStats:
+    """Counts over the reasoning paths of one reasoning language (CLSP), across all rows."""
+
+    paths: int = 0
+    errors: int = 0
+    failures: int = 0
+    scored: int = 0
+    correct: int = 0
+    voted: int = 0
+    checked: int = 0
+    off_target: int = 0
+
+    def add(self, path: Mapping[str, Any]) -> None:
+        self.paths += 1
+        if path.get("error") is not None:
+            self.errors += 1
+        elif path.get("answer") is None:
+            self.failures += 1
+        if path.get("correct") is not None:
+            self.scored += 1
+            self.correct += bool(path["correct"])
+        self.voted += bool(path.get("voted"))
+        if path.get("verdict") is not None:
+            self.checked += 1
+            self.off_target += path["verdict"] == "off"
+
+    def to_dict(self) -> dict[str, Any]:
+        answered = self.paths - self.errors
+        return {
+            "paths": self.paths,
+            "errors": self.errors,
+            "extraction_failures": self.failures,
+            "extraction_failure_rate": self.failures / answered if answered else None,
+            "accuracy": self.correct / self.scored if self.scored else None,
+            "voted": self.voted,
+            "checked": self.checked,
+            "off_target": self.off_target,
+            "off_target_rate": self.off_target / self.checked if self.checked else None,
         }
 
 
@@ -85,6 +171,7 @@ class RunSummary:
 
     total: GroupStats = field(default_factory=GroupStats)
     by_lang: dict[str, GroupStats] = field(default_factory=dict)
+    by_path_lang: dict[str, PathStats] = field(default_factory=dict)
     error_reasons: Counter[str] = field(default_factory=Counter)
     signature: str = ""
     elapsed_s: float = 0.0
@@ -96,6 +183,9 @@ class RunSummary:
         out["by_lang"] = {lang: stats.to_dict() for lang, stats in sorted(self.by_lang.items())}
         accuracies = [s.accuracy for s in self.by_lang.values() if s.accuracy is not None]
         out["average"] = sum(accuracies) / len(accuracies) if accuracies else None
+        out["by_path_lang"] = {
+            lang: stats.to_dict() for lang, stats in sorted(self.by_path_lang.items())
+        }
         out["error_reasons"] = dict(self.error_reasons.most_common(10))
         out["signature"] = self.signature
         out["elapsed_s"] = round(self.elapsed_s, 3)
@@ -121,6 +211,9 @@ def summarize(records: Iterable[Mapping[str, Any]], *, signature: str = "") -> R
         summary.total.add(record)
         lang = record.get("lang") or "und"
         summary.by_lang.setdefault(lang, GroupStats()).add(record)
+        for path in (record.get("details") or {}).get("paths") or ():
+            if path.get("path"):
+                summary.by_path_lang.setdefault(path["path"], PathStats()).add(path)
         if record.get("error"):
             summary.error_reasons[error_reason(str(record["error"]))] += 1
     return summary

@@ -27,10 +27,19 @@ if TYPE_CHECKING:
 
 STRATEGIES: dict[str, str] = {
     "direct": "xprompt.strategies.direct:build",
+    "clp": "xprompt.strategies.clp:build",
+    "clsp": "xprompt.strategies.clsp:build",
+    "self-consistency": "xprompt.strategies.self_consistency:build",
 }
 
 #: Other names users type for the same strategy.
-ALIASES: dict[str, str] = {"fewshot": "direct", "few-shot": "direct", "zero-shot": "direct"}
+ALIASES: dict[str, str] = {
+    "fewshot": "direct",
+    "few-shot": "direct",
+    "zero-shot": "direct",
+    "sc": "self-consistency",
+    "self_consistency": "self-consistency",
+}
 
 
 @dataclass(frozen=True)
