@@ -30,6 +30,7 @@ STRATEGIES: dict[str, str] = {
     "clp": "xprompt.strategies.clp:build",
     "clsp": "xprompt.strategies.clsp:build",
     "self-consistency": "xprompt.strategies.self_consistency:build",
+    "translate-test": "xprompt.strategies.translate_test:build",
 }
 
 #: Other names users type for the same strategy.
@@ -39,6 +40,7 @@ ALIASES: dict[str, str] = {
     "zero-shot": "direct",
     "sc": "self-consistency",
     "self_consistency": "self-consistency",
+    "translate_test": "translate-test",
 }
 
 

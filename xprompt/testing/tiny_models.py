@@ -205,9 +205,11 @@ def build_tiny_m2m100(
     between batch compositions on float noise). Outputs are gibberish.
     """
     import torch
+    import transformers
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import M2M100Config, M2M100ForConditionalGeneration, PreTrainedTokenizerFast
 
+    transformers.utils.logging.disable_progress_bar()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lang_tokens = tiny_mt_language_tokens(style)
@@ -234,7 +236,7 @@ def build_tiny_m2m100(
     tokenizer.save_pretrained(out)
 
     config = M2M100Config(
-        vocab_size=-(-len(tokenizer) // 64) * 64,
+        vocab_size=len(tokenizer),  # exactly: the model never emits an id the tokenizer lacks
         d_model=64,
         encoder_layers=2,
         decoder_layers=2,

@@ -1,0 +1,136 @@
+"""Build a translator from settings: a seq2seq MT model, the tiny test model, or self-translate.
+
+Model names:
+
+- a local directory or hub name of an MT model (NLLB-200, M2M-100, MADLAD):
+  :class:`~xprompt.backends.seq2seq.Seq2SeqTranslator`;
+- ``tiny`` / ``tiny-m2m100``: the tiny random test models (NLLB-style or
+  M2M-100-style language tokens), built locally on first use;
+- ``self``: self-translate with the run's own LLM backend
+  (:class:`~xprompt.mt.self_translate.SelfTranslator`), which needs an exemplar file.
+
+With a cache path the translator is wrapped in a
+:class:`~xprompt.mt.cache.CachedTranslator` (same interface).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from xprompt.backends.base import Backend
+from xprompt.errors import ConfigError
+from xprompt.mt.base import DecodingSettings, Translator, model_identity
+from xprompt.mt.cache import CachedTranslator, TranslationCache, default_cache_path
+from xprompt.types import Sampling
+
+SELF = "self"
+TINY_MODELS = {"tiny": "nllb", "tiny-nllb": "nllb", "tiny-m2m100": "m2m100"}
+
+
+@dataclass(frozen=True)
+class SelfTranslateSettings:
+    """Self-translate settings (see :class:`~xprompt.mt.self_translate.SelfTranslator`)."""
+
+    exemplars: str | None = None
+    shots: int = 4
+    max_tokens: int = 64
+    exemplar_lang: Literal["same", "any"] = "same"
+    prompt_format: Literal["raw", "chat"] = "raw"
+
+
+@dataclass(frozen=True)
+class TranslatorSettings:
+    """Everything needed to build a translator."""
+
+    model: str
+    decoding: DecodingSettings = field(default_factory=DecodingSettings)
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_tokens: int = 16384
+    max_batch_size: int = 64
+    sort_by_length: bool = True
+    cache: str | None = "default"
+    self_translate: SelfTranslateSettings = field(default_factory=SelfTranslateSettings)
+
+    def cache_path(self) -> str | None:
+        """The SQLite file to use, None when caching is off (``none``)."""
+        if self.cache in (None, "", "none", "off"):
+            return None
+        return str(default_cache_path()) if self.cache == "default" else self.cache
+
+    def identity(self) -> str:
+        """What the translations depend on, known without loading the model (for run signatures)."""
+        if self.model == SELF:
+            s = self.self_translate
+            return (
+                f"self-translate(k={s.shots},exemplars={_file_digest(s.exemplars)}/{s.exemplar_lang},"
+                f"max={s.max_tokens},format={s.prompt_format})"
+            )
+        return f"{model_identity(resolve_mt_model(self.model))}:{self.decoding.signature()}"
+
+
+def _file_digest(path: str | None) -> str:
+    import hashlib
+    from pathlib import Path
+
+    if path is None:
+        return "none"
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    except OSError as exc:
+        raise ConfigError(f"self-translate exemplar file {path}: {exc.strerror}") from None
+
+
+def resolve_mt_model(model: str) -> str:
+    """The directory or hub name to load (builds a tiny test model when asked for one)."""
+    if model in TINY_MODELS:
+        from xprompt.testing.tiny_models import ensure_tiny_m2m100
+
+        return str(ensure_tiny_m2m100(style=TINY_MODELS[model]))
+    return model
+
+
+def build_translator(settings: TranslatorSettings, *, llm: Backend | None = None) -> Translator:
+    """The translator the settings describe (``llm`` is needed for ``self``)."""
+    inner: Translator
+    if settings.model == SELF:
+        from xprompt.mt.self_translate import (
+            DEFAULT_SAMPLING,
+            SelfTranslator,
+            read_translation_pairs,
+        )
+
+        s = settings.self_translate
+        if llm is None:
+            raise ConfigError("self-translate needs an LLM backend (mt_model=self in a run)")
+        if s.exemplars is None:
+            raise ConfigError(
+                "self-translate needs an exemplar file of translation pairs "
+                "(option self_translate_exemplars=FILE; rows: lang, text, target, target_lang)"
+            )
+        sampling = Sampling(
+            temperature=0.0, max_tokens=s.max_tokens, stop=DEFAULT_SAMPLING.stop, seed=0
+        )
+        inner = SelfTranslator(
+            llm,
+            read_translation_pairs(s.exemplars),
+            shots=s.shots,
+            sampling=sampling,
+            exemplar_lang=s.exemplar_lang,
+            prompt_format=s.prompt_format,
+        )
+    else:
+        from xprompt.backends.seq2seq import Seq2SeqTranslator
+
+        inner = Seq2SeqTranslator(
+            resolve_mt_model(settings.model),
+            decoding=settings.decoding,
+            device=settings.device,
+            dtype=settings.dtype,
+            batch_tokens=settings.batch_tokens,
+            max_batch_size=settings.max_batch_size,
+            sort_by_length=settings.sort_by_length,
+        )
+    path = settings.cache_path()
+    return CachedTranslator(inner, TranslationCache(path)) if path is not None else inner
