@@ -53,6 +53,18 @@ class EngineConfig(BaseModel):
     timeout_s: float = Field(600.0, gt=0)
     max_retries: int = Field(5, ge=0)
 
+    @model_validator(mode="after")
+    def _data_parallel_needs_a_server(self) -> EngineConfig:
+        # vLLM's in-process LLM refuses data_parallel_size > 1 (it would hang); its server does it.
+        if self.backend == "vllm" and self.data_parallel_size > 1:
+            raise ValueError(
+                f"data_parallel_size={self.data_parallel_size} needs vLLM's server: start "
+                f"'python -m vllm.entrypoints.openai.api_server --model MODEL --data-parallel-size "
+                f"{self.data_parallel_size}' and run with --backend openai --base-url "
+                "http://HOST:PORT/v1 (see the README, 'Scale out')"
+            )
+        return self
+
 
 class SamplingConfig(BaseModel):
     """Decoding settings; converted to the typed ``Sampling`` record."""
