@@ -36,3 +36,11 @@ def vllm_backend(tiny_llama_dir: Path):
     yield backend
     backend.close()
 
+
+
+@pytest.fixture(scope="session")
+def tiny_mt_dir() -> Path:
+    """The tiny random M2M-100-architecture MT model with NLLB-style language tokens (hau_Latn ...)."""
+    from xprompt.testing.tiny_models import ensure_tiny_m2m100
+
+    return ensure_tiny_m2m100(style="nllb")
