@@ -1,0 +1,334 @@
+"""Batch-translate a file (``xprompt translate``): resumable, cached, one record per input row.
+
+Input: JSONL, CSV, TSV or plain text (one segment per line), read like every
+other dataset (:mod:`xprompt.data`): a row that is bad (malformed, a missing or
+empty field, an unknown language, a duplicate id) gets a record with its error.
+Each chunk of rows (all their fields) goes to the translator in one call; the
+records are appended and flushed per chunk. ``<output>.meta.json`` says which job
+the file belongs to; running the same command again after a kill skips the rows
+that have a record, and the translation cache makes the chunk that was in
+flight cheap. A row already in the target language is not translated (its
+translation is the source, flagged ``skipped``).
+
+Record::
+
+    {"index": 0, "id": "t001", "src": "hau_Latn", "tgt": "eng_Latn",
+     "source": {"text": "..."}, "translation": {"text": "..."},
+     "mt": {"text": {"logprob": -3.2, "tokens": 12, "segments": 1, "cached": false}},
+     "checks": {"text": {"verdict": "on", ...}}, "copy": {"text": false},
+     "reference": "...", "error": null}
+
+At the end (and with ``xprompt translate-score``, from the saved file alone) a
+report gives BLEU, chrF and chrF++ against the references (with signatures),
+and always the off-target and copy-of-source rates, overall and per language pair.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xprompt import data, langid, languages
+from xprompt.errors import ConfigError, ResumeError
+from xprompt.mt.base import Translation, TranslationRequest, Translator
+from xprompt.mt.factory import TranslatorSettings, build_translator
+from xprompt.mt.metrics import MTReport, MTRow, grouped_report, is_copy
+from xprompt.types import Example, LangCheck
+
+
+@dataclass
+class TranslateJob:
+    """A file to translate and how (validated at the CLI edge)."""
+
+    input: str
+    output: str
+    translator: TranslatorSettings
+    tgt: str = "eng_Latn"
+    src: str | None = None
+    fields: tuple[str, ...] = ("text",)
+    id_field: str = "id"
+    lang_field: str = "lang"
+    ref_field: str | None = None
+    format: str | None = None
+    max_chars: int = data.MAX_FIELD_CHARS
+    limit: int | None = None
+    chunk_size: int = 256
+    langid: bool = True
+    overwrite: bool = False
+    llm: Any = None  # a Backend for self-translate, built by the caller
+
+    def __post_init__(self) -> None:
+        self.tgt = languages.resolve(self.tgt).code
+        if self.src is not None:
+            self.src = languages.resolve(self.src).code
+        if not self.fields:
+            raise ConfigError("give at least one field to translate (--field NAME)")
+        if self.ref_field is not None and len(self.fields) != 1:
+            raise ConfigError("--ref-field needs exactly one --field (the reference translates it)")
+        if self.chunk_size < 1:
+            raise ConfigError("--chunk-size must be >= 1")
+
+    def resume_key(self) -> dict[str, Any]:
+        from xprompt.runner import input_digest
+
+        return {
+            "translator": self.translator.identity(),
+            "tgt": self.tgt,
+            "src": self.src,
+            "fields": list(self.fields),
+            "reference": self.ref_field,
+            "input": input_digest(self.input),
+            "limit": self.limit,
+        }
+
+    def signature(self) -> str:
+        from xprompt.runner import engine_versions
+
+        return f"mt:{self.translator.identity()}|tgt:{self.tgt}|langid:{'on' if self.langid else 'off'}|{engine_versions()}"
+
+
+@dataclass
+class JobResult:
+    """What a translate job produced: its reports (overall and per pair) and bookkeeping."""
+
+    reports: dict[str, MTReport]
+    signature: str
+    rows: int = 0
+    rows_this_session: int = 0
+    elapsed_s: float = 0.0
+    cache_hits: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "rows_this_session": self.rows_this_session,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "cache_hits": self.cache_hits,
+            "signature": self.signature,
+            "reports": {k: r.to_dict() for k, r in self.reports.items()},
+        }
+
+
+def meta_path(output: str | os.PathLike[str]) -> Path:
+    return Path(str(output) + ".meta.json")
+
+
+def summary_path(output: str | os.PathLike[str]) -> Path:
+    return Path(str(output) + ".summary.json")
+
+
+def read_rows(job: TranslateJob) -> list[Example | data.RowError]:
+    """Every input row as an Example (fields = the fields to translate, target = reference) or a RowError."""
+    mapping = data.FieldMap(
+        id=job.id_field,
+        lang=job.lang_field,
+        target=job.ref_field,
+        default_lang=job.src,
+        max_chars=job.max_chars,
+    )
+    rows = list(data.read_examples(job.input, job.fields, mapping, fmt=job.format))
+    return rows[: job.limit] if job.limit is not None else rows
+
+
+def open_output(job: TranslateJob, rows: Sequence[Example | data.RowError]) -> set[int]:
+    """Check an existing output belongs to this job; return the indices already done."""
+    output, meta = Path(job.output), meta_path(job.output)
+    key = job.resume_key()
+    if job.overwrite:
+        for path in (output, meta, summary_path(output)):
+            path.unlink(missing_ok=True)
+    if output.exists() and output.stat().st_size > 0:
+        if not meta.exists():
+            raise ResumeError(
+                f"{output} exists but has no {meta.name}: not an xprompt translation to resume. "
+                "Choose another --output or pass --overwrite."
+            )
+        previous = json.loads(meta.read_text(encoding="utf-8")).get("resume_key", {})
+        changed = [k for k, v in key.items() if previous.get(k) != v]
+        if changed:
+            raise ResumeError(
+                f"{output} belongs to a different translation job ({', '.join(changed)} changed). "
+                "Use the same settings, another --output, or --overwrite to start again."
+            )
+    ids = {r.index: r.id for r in rows}
+    done: set[int] = set()
+    for record in data.read_records(output, repair=True):
+        index = record.get("index")
+        if not isinstance(index, int) or ids.get(index) != record.get("id"):
+            raise ResumeError(
+                f"{output}: record {record.get('id')!r} at index {index} does not match the input; "
+                "use --overwrite to start again."
+            )
+        done.add(index)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = meta.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps({"signature": job.signature(), "resume_key": key}, indent=2), encoding="utf-8"
+    )
+    os.replace(tmp, meta)
+    return done
+
+
+def _error_record(row: data.RowError, job: TranslateJob) -> dict[str, Any]:
+    return {
+        "index": row.index,
+        "id": row.id,
+        "src": row.lang,
+        "tgt": job.tgt,
+        "source": {},
+        "translation": {},
+        "error": row.error,
+    }
+
+
+def make_record(
+    example: Example, results: dict[str, Translation] | None, job: TranslateJob
+) -> dict[str, Any]:
+    """The output record of one row (``results`` None: the row is already in the target language)."""
+    record: dict[str, Any] = {
+        "index": example.index,
+        "id": example.id,
+        "src": example.lang,
+        "tgt": job.tgt,
+        "source": dict(example.fields),
+    }
+    if results is None:
+        record["translation"] = dict(example.fields)
+        record["skipped"] = "source is in the target language"
+        record["error"] = None
+    else:
+        record["translation"] = {n: t.text for n, t in results.items()}
+        record["mt"] = {n: t.to_dict() for n, t in results.items()}
+        errors = [f"field '{n}': {t.error}" for n, t in results.items() if not t.ok]
+        record["error"] = "; ".join(errors) or None
+    if job.langid:
+        record["checks"] = {
+            n: langid.check(text, job.tgt).to_dict()
+            for n, text in record["translation"].items()
+            if text is not None
+        }
+    record["copy"] = {
+        n: is_copy(text, example.fields[n])
+        for n, text in record["translation"].items()
+        if text is not None
+    }
+    if job.ref_field is not None:
+        record["reference"] = example.target
+    return record
+
+
+def execute(
+    job: TranslateJob,
+    *,
+    translator: Translator | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    bootstrap: int = 0,
+    spm_model: str | None = None,
+) -> JobResult:
+    """Translate the pending rows, then score the whole output file."""
+    rows = read_rows(job)
+    done = open_output(job, rows)
+    pending = [r for r in rows if r.index not in done]
+    if on_start is not None:
+        on_start(len(rows), len(done))
+    started = time.perf_counter()
+    owned = None
+    if translator is None and any(isinstance(r, Example) for r in pending):
+        owned = translator = build_translator(job.translator, llm=job.llm)
+    try:
+        with data.RecordWriter(job.output) as writer:
+            for start in range(0, len(pending), job.chunk_size):
+                chunk = pending[start : start + job.chunk_size]
+                writer.write_many(_translate_chunk(chunk, job, translator))
+                if on_rows is not None:
+                    on_rows(len(chunk))
+    finally:
+        if owned is not None:
+            owned.close()
+    result = score_file(
+        job.output, signature=job.signature(), bootstrap=bootstrap, spm_model=spm_model
+    )
+    result.rows_this_session = len(pending)
+    result.elapsed_s = time.perf_counter() - started
+    result.cache_hits = getattr(translator, "hits", 0)
+    summary_path(job.output).write_text(
+        json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return result
+
+
+def _translate_chunk(
+    chunk: Sequence[Example | data.RowError], job: TranslateJob, translator: Translator | None
+) -> list[dict[str, Any]]:
+    requests: list[TranslationRequest] = []
+    owners: list[tuple[int, str]] = []
+    for position, row in enumerate(chunk):
+        if isinstance(row, Example) and row.lang != job.tgt:
+            for name in job.fields:
+                requests.append(TranslationRequest(row.fields[name], row.lang, job.tgt))
+                owners.append((position, name))
+    results: dict[int, dict[str, Translation]] = {}
+    if requests:
+        assert translator is not None
+        for (position, name), result in zip(owners, translator.translate(requests), strict=True):
+            results.setdefault(position, {})[name] = result
+    records = []
+    for position, row in enumerate(chunk):
+        if isinstance(row, data.RowError):
+            records.append(_error_record(row, job))
+        else:
+            records.append(make_record(row, results.get(position), job))
+    return records
+
+
+def score_file(
+    path: str | os.PathLike[str],
+    *,
+    signature: str = "",
+    bootstrap: int = 0,
+    spm_model: str | None = None,
+) -> JobResult:
+    """Score a saved translation file (no model needed): one MTRow per translated field."""
+    records = data.read_records(path)
+    mt_rows: list[MTRow] = []
+    for record in records:
+        translations = record.get("translation") or {}
+        checks = record.get("checks") or {}
+        if not translations:  # a row that could not be read: count it as a failed translation
+            mt_rows.append(MTRow("", None, record.get("tgt") or "und", record.get("src") or "und"))
+            continue
+        for name, source in (record.get("source") or {}).items():
+            stored = checks.get(name)
+            check = (
+                LangCheck(
+                    **{
+                        k: stored[k]
+                        for k in ("expected", "verdict", "detected", "confidence", "rule")
+                    }
+                )
+                if stored
+                else None
+            )
+            mt_rows.append(
+                MTRow(
+                    source=source,
+                    hypothesis=translations.get(name),
+                    tgt=record["tgt"],
+                    src=record.get("src") or "und",
+                    reference=record.get("reference"),
+                    check=check,
+                )
+            )
+    if not signature:
+        meta = meta_path(path)
+        if meta.exists():
+            signature = json.loads(meta.read_text(encoding="utf-8")).get("signature", "")
+    reports = grouped_report(mt_rows, bootstrap=bootstrap, spm_model=spm_model) if mt_rows else {}
+    return JobResult(reports=reports, signature=signature, rows=len(records))
