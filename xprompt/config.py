@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xprompt.errors import ConfigError
+from xprompt.guard import GuardConfig
 from xprompt.types import Sampling
 
 
@@ -145,6 +146,10 @@ class RunConfig(BaseModel):
     )
     prompt_format: Literal["chat", "raw"] = "chat"
     langid: bool = Field(True, description="check generated texts against their expected language")
+    guard: GuardConfig = Field(
+        default_factory=GuardConfig,
+        description="off-target guard: policy (flag, retry, rerank) and language-ID settings",
+    )
     seed: int = 0
     chunk_size: int = Field(
         256, ge=1, description="rows per batched backend call (and per resume unit)"

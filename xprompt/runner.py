@@ -20,11 +20,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from xprompt import __version__, answers, data, langid
+from xprompt import __version__, answers, data
 from xprompt.backends.base import Backend, backend_class, check_order
 from xprompt.config import EngineConfig, RunConfig
 from xprompt.errors import ConfigError, ResumeError
 from xprompt.exemplars import ExemplarSelector
+from xprompt.guard import build_guard
 from xprompt.metrics import RunSummary, summarize
 from xprompt.strategies import StrategyParts, build_strategy, canonical_name
 from xprompt.strategies.base import Strategy
@@ -145,13 +146,22 @@ def prepare(config: RunConfig) -> Prepared:
         per_row=config.exemplars.per_row,
         labels=template.choices,
     )
+    guard, langid_signature = build_guard(
+        config.guard, enabled=config.langid, samples=config.sampling.n
+    )
     parts = StrategyParts(
         template=template,
         selector=selector,
         sampling=config.sampling.to_sampling(),
-        checker=langid.check if config.langid else None,
+        checker=guard.checker,
+        guard=guard,
     )
     strategy = build_strategy(config, parts)
+    if guard.policy != "flag" and getattr(strategy, "guard", None) is not guard:
+        raise ConfigError(
+            f"off-target policy '{guard.policy}' is not available for strategy "
+            f"'{strategy_name}' (it records checks only); use the default policy 'flag'"
+        )
     model = resolve_model(config.engine)
     rows = list(
         data.read_examples(config.data.input, strategy.fields, mapping, fmt=config.data.format)
@@ -164,7 +174,8 @@ def prepare(config: RunConfig) -> Prepared:
             f"model:{identity}",
             f"backend:{config.engine.backend}",
             f"strategy:{strategy_name}:{strategy.signature()}",
-            f"langid:{'on' if config.langid else 'off'}",
+            f"langid:{langid_signature}",
+            guard.signature(),
             engine_versions(),
         ]
     )
@@ -175,6 +186,7 @@ def prepare(config: RunConfig) -> Prepared:
         "fields": mapping.fields and dict(mapping.fields),
         "target": mapping.target,
         "limit": config.data.limit,
+        "guard": guard.signature(),
     }
     return Prepared(config, template, strategy, model, rows, signature, resume_key)
 

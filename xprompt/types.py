@@ -233,6 +233,8 @@ class StepOutput:
 
     ``lang`` is the language the texts were asked to be in (``None`` when the
     output is not natural-language text in a known language, e.g. a label).
+    ``guard`` is the off-target policy's evidence when it acted (retries with
+    their verdicts, or the re-ranked order of samples); tokens include retries.
     """
 
     step: str
@@ -243,6 +245,11 @@ class StepOutput:
     lang: str | None = None
     checks: tuple[LangCheck, ...] = ()
     error: str | None = None
+    guard: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.guard is not None:
+            object.__setattr__(self, "guard", _frozen_map(self.guard))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -258,6 +265,8 @@ class StepOutput:
             out["checks"] = [c.to_dict() for c in self.checks]
         if self.error is not None:
             out["error"] = self.error
+        if self.guard is not None:
+            out["guard"] = dict(self.guard)
         return out
 
 

@@ -4,8 +4,8 @@ Each entry is ``"module:function"``; the function takes ``(config, parts)`` and
 returns a ``Strategy``. The module also defines ``Options``, the pydantic model
 of the strategy's own settings (``--opt KEY=VALUE``), which ``xprompt
 strategies`` lists. ``parts`` holds what every strategy shares and the runner
-builds once: the template, the exemplar selector, the sampling record and the
-off-target checker.
+builds once: the template, the exemplar selector, the sampling record, the
+off-target checker and the off-target guard (its policy).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from xprompt.errors import ConfigError
 if TYPE_CHECKING:
     from xprompt.config import RunConfig
     from xprompt.exemplars import ExemplarSelector
+    from xprompt.guard import Guard
     from xprompt.strategies.base import LangChecker, Strategy
     from xprompt.templates import Template
     from xprompt.types import Sampling
@@ -52,6 +53,7 @@ class StrategyParts:
     selector: ExemplarSelector
     sampling: Sampling
     checker: LangChecker | None
+    guard: Guard | None = None
 
 
 def canonical_name(name: str) -> str:

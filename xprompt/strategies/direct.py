@@ -20,8 +20,9 @@ from xprompt import answers
 from xprompt.backends.base import Backend
 from xprompt.errors import TemplateError
 from xprompt.exemplars import ExemplarSelector, NotEnoughExemplars
+from xprompt.guard import Guard
 from xprompt.strategies import StrategyParts, parse_options
-from xprompt.strategies.base import LangChecker, failed, step_output
+from xprompt.strategies.base import LangChecker, failed
 from xprompt.templates import Template, render_as_prompt
 from xprompt.types import Constraint, Example, Prediction, Request, Sampling
 
@@ -44,6 +45,7 @@ class Direct:
         prompt_format: ``chat`` (the model's chat template) or ``raw`` (messages
             joined as plain text, for base models).
         checker: off-target check applied to texts that should be in a language.
+        guard: the off-target policy (flag, retry, rerank); None: flag with ``checker``.
     """
 
     template: Template
@@ -52,6 +54,7 @@ class Direct:
     constrained: bool | None = None
     prompt_format: PromptFormat = "chat"
     checker: LangChecker | None = None
+    guard: Guard | None = None
     name: str = "direct"
     step: str = "answer"
 
@@ -114,15 +117,15 @@ class Direct:
                 positions.append(i)
             except (TemplateError, NotEnoughExemplars) as exc:
                 results[i] = failed(example, str(exc))
-        completions = backend.generate(requests) if requests else []
-        for i, request, completion in zip(positions, requests, completions, strict=True):
+        guard = self.guard or Guard(self.checker)
+        langs = [self.template.expected_output_lang(examples[i].lang) for i in positions]
+        steps = guard.run(backend, requests, langs=langs, steps=[self.step] * len(requests))
+        for i, step in zip(positions, steps, strict=True):
             example = examples[i]
-            lang = self.template.expected_output_lang(example.lang)
-            step = step_output(self.step, request, completion, lang=lang, checker=self.checker)
-            if not completion.ok:
-                results[i] = failed(example, completion.error or "generation failed", [step])
+            if step.error is not None:
+                results[i] = failed(example, step.error or "generation failed", [step])
                 continue
-            extractions = [self.extract(text, example) for text in completion.texts]
+            extractions = [self.extract(text, example) for text in step.texts]
             details: dict[str, object] = {
                 "exemplar_ids": [e.id for e in self.selector.select(example)]
             }
@@ -156,4 +159,5 @@ def build(config: RunConfig, parts: StrategyParts) -> Direct:
         constrained=config.constrained,
         prompt_format=config.prompt_format,
         checker=parts.checker,
+        guard=parts.guard,
     )

@@ -1,0 +1,283 @@
+"""The off-target guard: check every generated text, then apply the run's policy.
+
+A strategy hands the guard a step's requests (all of them, one batch) with the
+language each answer must be in; the guard calls the backend, checks every
+text, and returns one ``StepOutput`` per request. The policy decides what
+happens to texts in the wrong language:
+
+- ``flag`` (default): record the check and keep the text. The run report shows
+  the off-target rate beside the quality metric.
+- ``retry``: send each request that came back off-target again, with a firmer
+  instruction naming the language ("write your whole answer in Hausa (Harshen
+  Hausa), not in English"), up to ``retries`` times; all retries of a round go
+  in one batched call. A retried sample replaces the original only when its
+  verdict is better (on > uncertain > off). The step records every attempt.
+- ``rerank``: for requests with ``n > 1`` samples, order the samples by
+  language-ID evidence (on-target first, by confidence; off-target last), a
+  cheap cousin of language-informed decoding. Votes that break ties by order
+  then prefer on-target samples; nothing is dropped.
+
+Every strategy can use it: replace ``backend.generate(requests)`` and
+``step_output(...)`` by ``guard.run(backend, requests, langs=..., steps=...)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from xprompt import languages
+from xprompt.backends.base import Backend
+from xprompt.errors import ConfigError, UnknownLanguageError
+from xprompt.langid.config import LangidConfig
+from xprompt.types import Completion, LangCheck, Message, Request, StepOutput
+
+Policy = Literal["flag", "retry", "rerank"]
+
+#: The firmer instruction added on a retry. Placeholders: {language} (English name),
+#: {native} (" (autonym)" or empty), {detected} (what the check found, e.g. "English").
+DEFAULT_INSTRUCTION = (
+    "Important: write your whole answer in {language}{native}, not in {detected} "
+    "or any other language."
+)
+
+_RANK = {"on": 2, "uncertain": 1, "off": 0}
+
+
+class GuardConfig(BaseModel):
+    """Run settings of the off-target guard: the policy and the language-ID settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: Policy = Field(
+        "flag",
+        description="flag (record only), retry (ask again, firmer, k times) or "
+        "rerank (order the n samples by language-ID confidence)",
+    )
+    retries: int = Field(1, ge=1, le=10, description="retry rounds for policy 'retry'")
+    instruction: str = Field(
+        DEFAULT_INSTRUCTION,
+        description="firmer instruction added on a retry ({language}, {native}, {detected})",
+    )
+    langid: LangidConfig = Field(default_factory=LangidConfig)
+
+    @field_validator("instruction")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        try:
+            value.format(language="Hausa", native=" (Hausa)", detected="English")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"instruction {value!r} has an unknown or broken placeholder ({exc}); "
+                "use {language}, {native} and {detected}"
+            ) from None
+        if "{language}" not in value:
+            raise ValueError("instruction must name the language: include {language}")
+        return value
+
+
+@dataclass
+class Guard:
+    """Checks a step's texts and applies the policy (see the module docstring).
+
+    ``checker`` is ``check(text, expected) -> LangCheck``; None switches checks
+    (and therefore the policy) off.
+    """
+
+    checker: Any = None
+    policy: Policy = "flag"
+    retries: int = 1
+    instruction: str = DEFAULT_INSTRUCTION
+
+    def signature(self) -> str:
+        """The policy as it enters run signatures (the checker signs itself)."""
+        if self.checker is None:
+            return "guard:off"
+        if self.policy == "retry":
+            return f"guard:retry(k={self.retries},instruction={_short_hash(self.instruction)})"
+        return f"guard:{self.policy}"
+
+    def run(
+        self,
+        backend: Backend,
+        requests: Sequence[Request],
+        *,
+        langs: Sequence[str | None],
+        steps: Sequence[str],
+    ) -> list[StepOutput]:
+        """Generate ``requests`` in one batch, check against ``langs``, apply the policy.
+
+        ``langs[i]`` is the language answer ``i`` must be in (None: not checked);
+        ``steps[i]`` its step name. Returns one ``StepOutput`` per request, in order.
+        """
+        if not (len(requests) == len(langs) == len(steps)):
+            raise ValueError("requests, langs and steps must have the same length")
+        completions = list(backend.generate(requests)) if requests else []
+        states = [
+            _State(c, self._checks(c, lang)) for c, lang in zip(completions, langs, strict=True)
+        ]
+        if self.checker is not None and self.policy == "retry":
+            self._retry(backend, requests, langs, states)
+        elif self.checker is not None and self.policy == "rerank":
+            for state in states:
+                state.rerank()
+        return [
+            state.step_output(name, request, lang)
+            for state, request, lang, name in zip(states, requests, langs, steps, strict=True)
+        ]
+
+    # -- policy ------------------------------------------------------------------------
+
+    def _checks(self, completion: Completion, lang: str | None) -> list[LangCheck]:
+        if self.checker is None or lang is None or not completion.ok:
+            return []
+        return [self.checker(text, lang) for text in completion.texts]
+
+    def _retry(
+        self,
+        backend: Backend,
+        requests: Sequence[Request],
+        langs: Sequence[str | None],
+        states: list[_State],
+    ) -> None:
+        for attempt in range(1, self.retries + 1):
+            todo = [i for i, state in enumerate(states) if state.any_off()]
+            if not todo:
+                return
+            firmer = [self.firmer(requests[i], langs[i], states[i], attempt) for i in todo]
+            answers = backend.generate(firmer)
+            for i, request, completion in zip(todo, firmer, answers, strict=True):
+                states[i].merge_retry(
+                    attempt, request, completion, self._checks(completion, langs[i])
+                )
+
+    def firmer(self, request: Request, lang: str | None, state: _State, attempt: int) -> Request:
+        """``request`` again with the firmer instruction and a shifted seed."""
+        assert lang is not None
+        language = languages.resolve(lang)
+        native = language.native_name
+        off = [c.detected for c in state.checks if c.verdict == "off"]
+        detected = "another language"
+        if off:
+            try:
+                detected = languages.resolve(off[0]).name
+            except UnknownLanguageError:
+                detected = "another language"  # und_Latn and the like
+        note = self.instruction.format(
+            language=language.name,
+            native=f" ({native})" if native and native != language.name else "",
+            detected=detected,
+        )
+        sampling = request.sampling
+        if sampling.seed is not None:
+            sampling = dataclasses.replace(sampling, seed=sampling.seed + attempt)
+        request_id = f"{request.id}#retry{attempt}"
+        if request.messages is not None:
+            *head, last = request.messages
+            if last.role == "user":
+                messages = (*head, Message("user", f"{last.content}\n\n{note}"))
+            else:
+                messages = (*request.messages, Message("user", note))
+            return dataclasses.replace(request, id=request_id, messages=messages, sampling=sampling)
+        prompt = f"{note}\n\n{request.prompt}"
+        return dataclasses.replace(request, id=request_id, prompt=prompt, sampling=sampling)
+
+
+class _State:
+    """One request's completion, checks, extra cost and policy evidence, while the policy runs."""
+
+    def __init__(self, completion: Completion, checks: list[LangCheck]) -> None:
+        self.completion = completion
+        self.texts = list(completion.texts)
+        self.checks = checks
+        self.prompt_tokens = completion.prompt_tokens
+        self.completion_tokens = completion.completion_tokens
+        self.evidence: dict[str, Any] | None = None
+
+    def any_off(self) -> bool:
+        return any(c.verdict == "off" for c in self.checks)
+
+    def merge_retry(
+        self, attempt: int, request: Request, completion: Completion, checks: list[LangCheck]
+    ) -> None:
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        record: dict[str, Any] = {"attempt": attempt, "prompt_digest": request.digest()}
+        if not completion.ok:
+            record["error"] = completion.error
+        else:
+            replaced = []
+            for j, (old, new) in enumerate(zip(self.checks, checks, strict=False)):
+                if old.verdict == "off" and _RANK[new.verdict] > _RANK[old.verdict]:
+                    self.texts[j] = completion.texts[j]
+                    self.checks[j] = new
+                    replaced.append(j)
+            record["verdicts"] = [c.verdict for c in checks]
+            record["replaced"] = replaced
+        if self.evidence is None:
+            self.evidence = {"policy": "retry", "attempts": []}
+        self.evidence["attempts"].append(record)
+
+    def rerank(self) -> None:
+        if len(self.checks) < 2:
+            return
+        order = sorted(range(len(self.checks)), key=lambda j: (_rank_key(self.checks[j]), j))
+        self.texts = [self.texts[j] for j in order]
+        self.checks = [self.checks[j] for j in order]
+        self.evidence = {"policy": "rerank", "order": order}
+
+    def step_output(self, step: str, request: Request, lang: str | None) -> StepOutput:
+        return StepOutput(
+            step=step,
+            prompt_digest=request.digest(),
+            texts=tuple(self.texts),
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            lang=lang,
+            checks=tuple(self.checks),
+            error=self.completion.error,
+            guard=self.evidence,
+        )
+
+
+def _rank_key(check: LangCheck) -> tuple[int, float]:
+    """Sort key, smaller first: on-target by confidence, then uncertain, then off by share."""
+    if check.verdict == "on":
+        return (0, -check.confidence)
+    if check.verdict == "uncertain":
+        return (1, 0.0)
+    return (2, check.off_share)
+
+
+def _short_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def build_guard(config: GuardConfig, *, enabled: bool, samples: int) -> tuple[Guard, str]:
+    """The guard for a run, and the checker's signature ('off' when checks are disabled).
+
+    ``samples`` is the run's ``n``: re-ranking needs several samples per prompt.
+    Raises ConfigError / DependencyMissingError naming the setting to change.
+    """
+    from xprompt.langid import default_checker, make_checker
+
+    if not enabled:
+        if config.policy != "flag":
+            raise ConfigError(
+                f"off-target policy '{config.policy}' needs language checks: drop --no-langid"
+            )
+        return Guard(None), "off"
+    if config.policy == "rerank" and samples < 2:
+        raise ConfigError(
+            "off-target policy 'rerank' orders the n samples of each prompt: "
+            "set --n 2 or more (with --temperature above 0)"
+        )
+    checker = default_checker() if config.langid == LangidConfig() else make_checker(config.langid)
+    guard = Guard(checker, config.policy, config.retries, config.instruction)
+    return guard, checker.signature()
