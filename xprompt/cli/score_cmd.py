@@ -1,0 +1,125 @@
+"""``xprompt score``: re-extract and re-vote stored outputs, no model, and print the report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from xprompt.cli import app, err_console
+from xprompt.cli.common import summary_table
+
+
+@app.command("score", no_args_is_help=True)
+def score_command(
+    file: Annotated[
+        Path, typer.Argument(help="xprompt result records or interchange rows (JSONL)")
+    ],
+    parser: Annotated[
+        str | None,
+        typer.Option(
+            help="answer parser: number (robust), mgsm-paper (Qin et al.), choice, text, regex "
+            "[default: each record's own, else number]"
+        ),
+    ] = None,
+    vote_order: Annotated[
+        str | None,
+        typer.Option(
+            help="tie order of path languages, e.g. en,de,es,fr,ja,ru,zh [default: as stored]"
+        ),
+    ] = None,
+    exclude_off_target: Annotated[
+        bool | None,
+        typer.Option(
+            "--exclude-off-target/--keep-off-target",
+            help="leave off-target paths out of the vote [default: as stored, else keep]",
+        ),
+    ] = None,
+    choices: Annotated[
+        str | None, typer.Option(help="label set for --parser choice, comma-separated")
+    ] = None,
+    pattern: Annotated[str | None, typer.Option(help="regex for --parser regex")] = None,
+    langid: Annotated[
+        bool,
+        typer.Option("--langid/--no-langid", help="check interchange paths against their language"),
+    ] = True,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="write the re-scored records here (JSONL)"),
+    ] = None,
+    json_summary: Annotated[
+        bool,
+        typer.Option("--json", help="print the summary as JSON on stdout (by_lang, average, ...)"),
+    ] = False,
+) -> None:
+    """Re-score stored outputs without a model: re-extract every path's answer and re-vote.
+
+    FILE holds xprompt result records (the output of xprompt run) or interchange
+    rows {"id", "lang", "target", "outputs": [{"text", "path"}]}; see the README.
+
+    Example: xprompt score runs/mgsm.clsp.jsonl --parser mgsm-paper --vote-order en,de,es,fr,ja,ru,zh
+    """
+    from xprompt.data import RecordWriter
+    from xprompt.errors import DataError
+    from xprompt.rescore import ScoreSettings, parse_vote_order, score_file
+
+    if not file.is_file():
+        raise DataError(f"file not found: {file}")
+    settings = ScoreSettings(
+        parser=parser,
+        vote_order=parse_vote_order(vote_order),
+        exclude_off_target=exclude_off_target,
+        choices=tuple(c.strip() for c in choices.split(",") if c.strip()) if choices else None,
+        pattern=pattern,
+        langid=langid,
+    )
+    records, summary = score_file(file, settings)
+    if output is not None:
+        output.unlink(missing_ok=True)
+        with RecordWriter(output) as writer:
+            writer.write_many(records)
+    if json_summary:
+        sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    err_console.print(summary_table(summary, title=f"Score of {file.name}"))
+    if summary.by_path_lang:
+        err_console.print(path_table(summary.to_dict()["by_path_lang"]))
+    if summary.total.first_scored:
+        first = summary.total.first_sample_accuracy or 0.0
+        voted = summary.total.accuracy or 0.0
+        err_console.print(
+            f"maj@k accuracy {100 * voted:.1f}%, first sample {100 * first:.1f}%", highlight=False
+        )
+    average = summary.to_dict()["average"]
+    if average is not None:
+        err_console.print(f"average accuracy over languages: {100 * average:.1f}%", highlight=False)
+    err_console.print(
+        f"signature: {summary.signature}", highlight=False, markup=False, soft_wrap=True
+    )
+    if output is not None:
+        err_console.print(f"re-scored records: {output}", highlight=False)
+
+
+def path_table(by_path_lang: dict[str, dict[str, object]]) -> Table:
+    """Per reasoning language: paths, answers found, own accuracy, votes counted, off-target."""
+    table = Table(title="Reasoning paths by language")
+    for column in ("reasoning lang", "paths", "no answer", "own accuracy", "voted", "off-target"):
+        table.add_column(column, justify="left" if column == "reasoning lang" else "right")
+    for lang, stats in by_path_lang.items():
+        table.add_row(
+            lang,
+            str(stats["paths"]),
+            _pct(stats["extraction_failure_rate"]),
+            _pct(stats["accuracy"]),
+            str(stats["voted"]),
+            _pct(stats["off_target_rate"]) + f" ({stats['checked']})",
+        )
+    return table
+
+
+def _pct(value: object) -> str:
+    return "-" if not isinstance(value, int | float) else f"{100 * value:.1f}%"
