@@ -504,3 +504,37 @@ class Seq2SeqTranslator:
             for row, (_, ids) in enumerate(chunk):
                 rows.append(logprobs[row, last + len(ids)].cpu())
         return self._torch.stack(rows) if rows else self._torch.empty(0)
+
+    def forced_scores(
+        self,
+        encoded: EncodedSources,
+        targets: Sequence[tuple[int, Sequence[int]]],
+        tgt: str,
+        *,
+        watch: Sequence[int] = (),
+    ) -> list[tuple[list[float], list[list[float]]]]:
+        """Forced decoding that also reports what ``watch`` tokens would have scored at every step.
+
+        For each ``(source index, ids)`` pair: the log-probability of every token of
+        ``ids`` given the ones before it (as :meth:`forced_logprobs`), and for every
+        step ``p`` the log-probabilities of the ``watch`` tokens in place of
+        ``ids[p]``. Label projection (CODEC) uses it to bound inserting a marker at
+        any point of a hypothesis from one forward pass. Batched in chunks of
+        ``max_batch_size`` rows; the encoder is not run again.
+        """
+        torch = self._torch
+        out: list[tuple[list[float], list[list[float]]]] = []
+        offset = len(self.decoder_prefix(tgt)) - 1
+        watched = torch.tensor(list(watch), dtype=torch.long, device=self.device)
+        for start in range(0, len(targets), self.max_batch_size):
+            chunk = targets[start : start + self.max_batch_size]
+            logprobs = self._decoder_logprobs(
+                encoded, [(i, list(ids)[:-1]) for i, ids in chunk], tgt
+            )
+            for row, (_, ids) in enumerate(chunk):
+                steps = logprobs[row, offset : offset + len(ids)]
+                index = torch.tensor(list(ids), dtype=torch.long, device=self.device)
+                chosen = steps.gather(1, index[:, None])[:, 0].tolist()
+                extra = steps[:, watched].tolist() if len(watch) else [[] for _ in ids]
+                out.append((chosen, extra))
+        return out
