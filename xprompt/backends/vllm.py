@@ -101,6 +101,11 @@ class VLLMBackend:
         if enforce_eager is not None:
             options["enforce_eager"] = enforce_eager
         options = {k: v for k, v in options.items() if v is not None}
+        if self.on_cpu:
+            # vLLM's CPU worker dies ("CPU Generator does not use offset") when the prefill of
+            # a request with its own seed is split into chunks, which happens as soon as a
+            # batch's prompts exceed the token budget: prefill whole prompts on a CPU.
+            options["enable_chunked_prefill"] = False
         options.update(engine_options or {})
         self._options = options
         try:
