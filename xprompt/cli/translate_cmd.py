@@ -160,6 +160,9 @@ def translate_command(
         int, typer.Option(help="new tokens per translation", rich_help_panel=SELF)
     ] = 64,
     exemplar_lang: Annotated[str, typer.Option(help="same | any", rich_help_panel=SELF)] = "same",
+    exemplar_max_chars: Annotated[
+        int, typer.Option(help="only exemplars with shorter sources", rich_help_panel=SELF)
+    ] = 100,
     llm: Annotated[
         str, typer.Option(help="LLM for self-translate ('tiny' = test model)", rich_help_panel=SELF)
     ] = "tiny",
@@ -235,6 +238,7 @@ def translate_command(
             max_tokens=self_max_tokens,
             exemplar_lang=exemplar_lang,  # type: ignore[arg-type]
             prompt_format=prompt_format,  # type: ignore[arg-type]
+            max_exemplar_chars=exemplar_max_chars,
         ),
     )
     job = TranslateJob(

@@ -37,6 +37,7 @@ class SelfTranslateSettings:
     max_tokens: int = 64
     exemplar_lang: Literal["same", "any"] = "same"
     prompt_format: Literal["raw", "chat"] = "raw"
+    max_exemplar_chars: int = 100
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class TranslatorSettings:
         if self.model == SELF:
             s = self.self_translate
             return (
-                f"self-translate(k={s.shots},exemplars={_file_digest(s.exemplars)}/{s.exemplar_lang},"
+                f"self-translate(k={s.shots},exemplars={_file_digest(s.exemplars)}/{s.exemplar_lang}"
+                f"/<{s.max_exemplar_chars},"
                 f"max={s.max_tokens},format={s.prompt_format})"
             )
         return f"{model_identity(resolve_mt_model(self.model))}:{self.decoding.signature()}"
@@ -118,6 +120,7 @@ def build_translator(settings: TranslatorSettings, *, llm: Backend | None = None
             shots=s.shots,
             sampling=sampling,
             exemplar_lang=s.exemplar_lang,
+            max_exemplar_chars=s.max_exemplar_chars,
             prompt_format=s.prompt_format,
         )
     else:

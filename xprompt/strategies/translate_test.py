@@ -83,6 +83,9 @@ class TranslateTestOptions(BaseModel):
     self_translate_shots: int = Field(4, ge=0)
     self_translate_max_tokens: int = Field(64, ge=1)
     self_translate_exemplar_lang: Literal["same", "any"] = "same"
+    self_translate_max_chars: int = Field(
+        100, ge=1, description="exemplar sources shorter than this"
+    )
     self_translate_format: Literal["raw", "chat"] = "raw"
 
     @field_validator("pivot")
@@ -109,6 +112,7 @@ class TranslateTestOptions(BaseModel):
                 max_tokens=self.self_translate_max_tokens,
                 exemplar_lang=self.self_translate_exemplar_lang,
                 prompt_format=self.self_translate_format,
+                max_exemplar_chars=self.self_translate_max_chars,
             ),
         )
 
@@ -233,12 +237,16 @@ class TranslateTest:
         inner_predictions = self.inner.run(pivot_examples, backend) if pivot_examples else []
 
         answers: dict[int, Prediction] = {}
+        mapped: dict[int, str] = {}
         back_requests: list[TranslationRequest] = []
         back_owner: list[int] = []
         for i, prediction in zip(positions, inner_predictions, strict=True):
             answers[i] = prediction
             example = examples[i]
-            if (
+            field_name = self._matching_field(prediction, by_example.get(i, {}))
+            if field_name is not None:
+                mapped[i] = field_name  # the original text is already in the row's language
+            elif (
                 self.backtranslates
                 and prediction.error is None
                 and prediction.answer
@@ -257,9 +265,25 @@ class TranslateTest:
         )
         for i, prediction in answers.items():
             outcome[i] = self._finish(
-                examples[i], prediction, mt_steps[i], by_example.get(i, {}), back_results.get(i)
+                examples[i],
+                prediction,
+                mt_steps[i],
+                by_example.get(i, {}),
+                mapped.get(i),
+                back_results.get(i),
             )
         return [p for p in outcome if p is not None]
+
+    @staticmethod
+    def _matching_field(prediction: Prediction, translations: dict[str, Translation]) -> str | None:
+        """The translated field a text answer repeats (a translated choice), if any."""
+        if prediction.error is not None or not prediction.answer:
+            return None
+        key = prediction.answer.strip().casefold()
+        for name, t in translations.items():
+            if t.text is not None and key == t.text.strip().casefold():
+                return name
+        return None
 
     def _finish(
         self,
@@ -267,6 +291,7 @@ class TranslateTest:
         prediction: Prediction,
         mt_steps: list[StepOutput],
         translations: dict[str, Translation],
+        mapped_field: str | None,
         back: Translation | None,
     ) -> Prediction:
         details: dict[str, Any] = dict(prediction.details)
@@ -282,13 +307,10 @@ class TranslateTest:
         }
         steps = [*mt_steps, *prediction.steps]
         answer, error = prediction.answer, prediction.error
-        if error is None and answer is not None:
-            for name, t in translations.items():
-                if t.text is not None and answer.strip().casefold() == t.text.strip().casefold():
-                    details["mapped_from_field"] = name
-                    details["pivot_answer"] = answer
-                    answer = example.fields[name]
-                    break
+        if mapped_field is not None:
+            details["mapped_from_field"] = mapped_field
+            details["pivot_answer"] = answer
+            answer = example.fields[mapped_field]
         if back is not None:
             steps.append(self._mt_step("mt:back", back.source, back, example.lang))
             details["pivot_answer"] = prediction.answer
@@ -334,8 +356,13 @@ def build(config: RunConfig, parts: StrategyParts) -> TranslateTest:
             f"translate-test: fields {unknown} are not fields of template '{parts.template.name}' "
             f"(it reads: {', '.join(inner.fields)})"
         )
+    if options.mt_model == SELF and not options.self_translate_exemplars:
+        raise ConfigError(
+            "translate-test with mt_model=self needs --opt self_translate_exemplars=FILE "
+            "(translation pairs: lang, text, target, target_lang; e.g. examples/mt/topics.pairs.jsonl)"
+        )
     settings = options.translator_settings()
-    settings.identity()  # validates the self-translate exemplar file before any engine starts
+    settings.identity()  # reads the self-translate exemplar file before any engine starts
     return TranslateTest(
         inner=inner,
         template=parts.template,
