@@ -32,7 +32,7 @@ from typing import Literal
 
 from xprompt import languages
 from xprompt.langid import degenerate, scripts
-from xprompt.langid.detectors import Detection, Detector
+from xprompt.langid.detectors import Detector
 from xprompt.langid.equivalence import Equivalence, language_key
 from xprompt.langid.text import Segment, mask_noise, normalize, split
 from xprompt.types import LangCheck, SegmentCheck, Verdict
@@ -46,6 +46,7 @@ class _Target:
     code: str
     key: str
     scripts: frozenset[str]  # table scripts the letters may be in
+    counter: scripts.ScriptCounter
     deciders: tuple[Detector, ...]  # detectors that can name the language, in order
     pivot_detector: Detector | None
 
@@ -62,9 +63,10 @@ class _Seg:
 @dataclass(frozen=True, slots=True)
 class _Vote:
     detected: str
-    confidence: float
+    confidence: float  # in the verdict: P(target) when on, 1 - P(target) when off
     verdict: Verdict
     rule: str
+    p_target: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +126,7 @@ class Checker:
     min_letters: int = 20
     min_script_letters: int = 8
     off_confidence: float = 0.9
-    pivot_confidence: float = 0.9
+    pivot_confidence: float = 0.8
     off_share: float = 0.2
     copy_threshold: float = 0.8
     _targets: dict[str, _Target] = field(default_factory=dict, init=False, repr=False)
@@ -216,57 +218,91 @@ class Checker:
             pivot_keys = {language_key(p) for p in self.pivots}
             pivot = next((d for d in self.detectors if pivot_keys & d.keys), None)
             allowed = scripts.members(self.equivalence.scripts(code))
-            target = _Target(code, key, allowed, deciders, pivot)
+            counter = scripts.ScriptCounter(allowed)
+            target = _Target(code, key, allowed, counter, deciders, pivot)
             self._targets[expected] = target
         return target
 
     def _judge(self, seg: Segment, target: _Target) -> _Seg:
-        count = scripts.count(seg.text, target.scripts)
-        decidable = count.expected + count.other
-        if count.off_share > 0.5 and decidable >= self.min_script_letters:
-            return _Seg(
-                seg, self._name_off_script(seg.text, target), count.off_share, "off", "script"
-            )
+        count = target.counter.count(seg.text, seg.letters)
+        if count.off_share > 0.5 and count.letters >= self.min_script_letters:
+            detected = self._name_off_script(seg.text, target)
+            return _Seg(seg, detected, count.off_share, "off", "script")
         if seg.letters < self.min_letters:
             return _Seg(seg, UND, 0.0, "uncertain", "too-short")
         if not target.deciders:
             return self._pivot_rule(seg, target)
-        votes = [
-            self._vote(d, d.detect(seg.text), target)
-            for d in (target.deciders if self.mode == "strict" else target.deciders[:1])
-        ]
-        for vote in votes:
-            if vote.verdict == "off":
-                return _Seg(seg, vote.detected, vote.confidence, "off", vote.rule)
-        for vote in votes:
-            if vote.verdict == "on":
-                return _Seg(seg, vote.detected, vote.confidence, "on", vote.rule)
-        first = votes[0]
-        return _Seg(seg, first.detected, first.confidence, "uncertain", first.rule)
+        primary = target.deciders[0]
+        vote = self._vote(primary, seg.text, target)
+        if self.mode == "strict":
+            vote = self._second_opinions(vote, primary, seg.text, target)
+        return _Seg(seg, vote.detected, vote.confidence, vote.verdict, vote.rule)
 
-    def _vote(self, detector: Detector, found: Detection, target: _Target) -> _Vote:
+    def _vote(self, detector: Detector, text: str, target: _Target) -> _Vote:
+        """One detector's verdict. Off needs ``off_confidence`` that the text is *not* the target.
+
+        That is 1 - P(target), not the winner's probability: Spanish output for
+        a Quechua prompt may be only 45% "Spanish" but 0% Quechua, while correct
+        Xhosa text that a detector calls Zulu usually keeps a fair share of Xhosa.
+        """
         name = detector.name
+        found = detector.detect(text)
+        if found.code is not None and language_key(found.code) == target.key:
+            return _Vote(target.code, found.confidence, "on", name, found.confidence)
         if found.code is None:
-            return _Vote(UND, found.confidence, "uncertain", f"{name}:und")
-        if language_key(found.code) == target.key:
-            return _Vote(target.code, found.confidence, "on", name)
+            return _Vote(UND, 0.0, "uncertain", f"{name}:und", 0.0)
         if self.equivalence.confusable(found.code, target.code):
-            return _Vote(found.code, found.confidence, "uncertain", f"{name}:confusable")
+            return _Vote(found.code, found.confidence, "uncertain", f"{name}:confusable", 0.0)
         if found.reliable and found.confidence >= self.off_confidence:
-            return _Vote(found.code, found.confidence, "off", name)
-        return _Vote(found.code, found.confidence, "uncertain", f"{name}:low-confidence")
+            # P(target) <= 1 - P(winner): sure enough without asking for the whole ranking.
+            return _Vote(found.code, found.confidence, "off", name, 1.0 - found.confidence)
+        p_target = detector.probability(text, target.key)
+        if found.reliable and 1.0 - p_target >= self.off_confidence:
+            return _Vote(found.code, 1.0 - p_target, "off", name, p_target)
+        return _Vote(found.code, 1.0 - p_target, "uncertain", f"{name}:low-confidence", p_target)
+
+    def _second_opinions(self, vote: _Vote, primary: Detector, text: str, target: _Target) -> _Vote:
+        """Strict mode: later detectors may overturn a verdict that is not already off.
+
+        A second opinion of "off" wins when the first detector cannot name the
+        language it found (py3langid knows no Tigrinya, so its "Amharic, 100%"
+        for Tigrinya text means nothing) or when the first detector leaned away
+        from the target too. When the first detector said "on" but without
+        ``off_confidence``, the two disagree and the sentence is ``uncertain``;
+        a confident "on" stands.
+        """
+        for detector in target.deciders[1:]:
+            if vote.verdict == "off":
+                return vote
+            other = self._vote(detector, text, target)
+            if other.verdict == "off":
+                blind = language_key(other.detected) not in primary.keys
+                if blind or vote.verdict == "uncertain":
+                    rule = f"strict:{other.rule}"
+                    return _Vote(other.detected, other.confidence, "off", rule, other.p_target)
+                if vote.p_target < self.off_confidence:
+                    rule = f"strict:disagree:{other.rule}"
+                    return _Vote(other.detected, other.confidence, "uncertain", rule, vote.p_target)
+            elif other.verdict == "on" and vote.verdict == "uncertain":
+                vote = other
+        return vote
 
     def _pivot_rule(self, seg: Segment, target: _Target) -> _Seg:
         detector = target.pivot_detector
         if detector is None:
             return _Seg(seg, UND, 0.0, "uncertain", "unsupported-target")
         found = detector.detect(seg.text)
-        is_pivot = found.code is not None and any(
-            language_key(found.code) == language_key(p) for p in self.pivots
+        pivot = next(
+            (p for p in self.pivots if found.code and language_key(found.code) == language_key(p)),
+            None,
         )
-        if is_pivot and found.reliable and found.confidence >= self.pivot_confidence:
-            assert found.code is not None
-            return _Seg(seg, found.code, found.confidence, "off", f"pivot:{detector.name}")
+        if pivot is not None and found.reliable:
+            # Summed over the pivot's labels: English text is partly "Nigerian Pidgin" to py3langid.
+            p_pivot = found.confidence
+            if p_pivot < self.pivot_confidence:
+                p_pivot = detector.probability(seg.text, language_key(pivot))
+            if p_pivot >= self.pivot_confidence:
+                return _Seg(seg, pivot, p_pivot, "off", f"pivot:{detector.name}")
         # What the detector named is not reported: for an unknown target it is a look-alike.
         return _Seg(seg, UND, 0.0, "uncertain", "unsupported-target")
 

@@ -48,7 +48,7 @@ class LangidConfig(BaseModel):
         0.9, gt=0, le=1, description="detector confidence needed to call a sentence off-target"
     )
     pivot_confidence: float = Field(
-        0.9, gt=0, le=1, description="confidence needed for the pivot rule (unknown targets)"
+        0.8, gt=0, le=1, description="P(pivot) needed for the pivot rule (unknown targets)"
     )
     off_share: float = Field(
         0.2, gt=0, le=1, description="share of a text's letters off-target that makes it off"

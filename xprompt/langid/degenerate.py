@@ -18,7 +18,6 @@ import itertools
 import re
 
 _NON_LETTERS = re.compile(r"[\W\d_]+")
-_WORD = re.compile(r"\w+")
 # Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, Han, Hangul syllables.
 _UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff]")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？።।။។])\s*|\n+")
@@ -39,8 +38,8 @@ def copy_score(output: str, source: str) -> float:
 
 
 def _tokens(text: str) -> list[str]:
-    words = _WORD.findall(text.casefold())
-    if len(words) * 4 < len(text.strip()) and _UNSPACED.search(text):
+    words = text.casefold().split()
+    if len(words) * 4 < len(text) and _UNSPACED.search(text):
         # few spaces for this length: a script without word spaces, use characters
         return [c for c in text if not c.isspace()]
     return words

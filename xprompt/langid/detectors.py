@@ -73,6 +73,22 @@ class Detector:
         """The most likely language of ``text``."""
         raise NotImplementedError
 
+    def probability(self, text: str, key: str) -> float:
+        """How likely ``text`` is in the language with key ``key`` (all labels folding into it).
+
+        Asked only when the best label is another language, to tell "surely
+        not the target" from "the target was a close second".
+        """
+        raise NotImplementedError
+
+    def _sum_for(self, scored: list[tuple[str, float]], key: str) -> float:
+        total = 0.0
+        for label, score in scored:
+            code = labels.canonical(self.name, label)
+            if code is not None and language_key(code) == key:
+                total += score
+        return min(total, 1.0)
+
     def signature(self) -> str:
         """Name and version, for run signatures."""
         return self.name
@@ -99,6 +115,9 @@ class Py3LangidDetector(Detector):
     def detect(self, text: str) -> Detection:
         label, prob = _py3langid_identifier().classify(text)
         return Detection(labels.canonical(self.name, label), float(prob), label)
+
+    def probability(self, text: str, key: str) -> float:
+        return self._sum_for(_py3langid_identifier().rank(text), key)
 
     def signature(self) -> str:
         return f"py3langid@{_version('py3langid')}"
@@ -137,6 +156,18 @@ class LangdetectDetector(Detector):
             return Detection(None, 0.0, "und")
         return Detection(labels.canonical(self.name, best.lang), float(best.prob), best.lang)
 
+    def probability(self, text: str, key: str) -> float:
+        from langdetect import detector_factory
+        from langdetect.lang_detect_exception import LangDetectException
+
+        detector = detector_factory._factory.create()
+        detector.append(text)
+        try:
+            ranked = detector.get_probabilities()
+        except LangDetectException:
+            return 0.0
+        return self._sum_for([(r.lang, r.prob) for r in ranked], key)
+
     def signature(self) -> str:
         return f"langdetect@{_version('langdetect')}:seed0"
 
@@ -167,6 +198,14 @@ class Cld2Detector(Detector):
             return Detection(None, 0.0, "un", reliable=False)
         _, code, percent, _ = details[0]
         return Detection(labels.canonical(self.name, code), percent / 100.0, code, reliable)
+
+    def probability(self, text: str, key: str) -> float:
+        # CLD2 reports the share of the text in each of its top three languages.
+        try:
+            _, _, details = self._cld2.detect(text, isPlainText=True)
+        except self._cld2.error:
+            return 0.0
+        return self._sum_for([(code, percent / 100.0) for _, code, percent, _ in details], key)
 
     def signature(self) -> str:
         return f"pycld2@{_version('pycld2')}"
@@ -206,6 +245,11 @@ class FastTextDetector(Detector):
             return Detection(None, 0.0, "und")
         prob, label = predictions[0]
         return Detection(labels.canonical(self.name, label), min(float(prob), 1.0), label)
+
+    def probability(self, text: str, key: str) -> float:
+        line = " ".join(text.split()) + "\n"
+        top = self._model.f.predict(line, 10, 0.0, "replace")
+        return self._sum_for([(label, float(prob)) for prob, label in top], key)
 
     @cached_property
     def digest(self) -> str:

@@ -20,6 +20,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from xprompt.langid.scripts import letter_count
+
 # One alternation, so masking is one pass in C. Order matters: fenced code before
 # inline code, URLs before e-mail addresses.
 _NOISE = re.compile(
@@ -38,13 +40,13 @@ _NOISE_HINT = re.compile(r"[`$\\/@<&\d]|www\.")
 _CLOSERS = "\"'”’»)\\]}」』"
 _HARD_ENDS = "。！？።፧፨।॥؟۔။។៕།"
 _SOFT_ENDS = ".!?…"
+# Every alternative starts with a definite character, so the scan is fast.
 _BOUNDARY = re.compile(
     rf"[{_HARD_ENDS}]+[{_CLOSERS}]*\s*"
     rf"|[{_SOFT_ENDS}]+[{_CLOSERS}]*\s+"
-    r"|\s*\n\s*"
-    r"|(?<=[\u0e00-\u0e7f])\s+(?=[\u0e00-\u0e7f])"
+    r"|\n\s*"
+    r"|[\u0e00-\u0e7f]\s+(?=[\u0e00-\u0e7f])"
 )
-_LETTER = re.compile(r"[^\W\d_\u02B0-\u02FF]")
 
 
 def normalize(text: str) -> str:
@@ -85,9 +87,17 @@ def split(text: str, min_letters: int = 20) -> list[Segment]:
         start = end
     if start < len(text):
         pieces.append((start, len(text)))
+    if len(pieces) == 1 or (len(pieces) == 2 and not text[pieces[1][0] :].strip()):
+        # One sentence (the common case for a generated answer): no merging needed.
+        letters = letter_count(text)
+        stripped = text.strip()
+        if not letters:
+            return []
+        lo = len(text) - len(text.lstrip())
+        return [Segment(lo, lo + len(stripped), stripped, letters)]
     merged: list[list[int]] = []  # [start, end, letters]
     for lo, hi in pieces:
-        letters = len(_LETTER.findall(text, lo, hi))
+        letters = letter_count(text[lo:hi])
         if letters == 0:
             continue
         if merged and (letters < min_letters or merged[-1][2] < min_letters):
