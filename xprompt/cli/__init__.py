@@ -30,8 +30,15 @@ err_console = Console(stderr=True)
 
 def _register() -> None:
     # Each module adds its commands to ``app`` on import.
-    from xprompt.cli import models_cmd, run_cmd, score_cmd, strategies_cmd, templates_cmd  # noqa: F401
-    from xprompt.cli import translate_cmd  # noqa: F401
+    from xprompt.cli import (  # noqa: F401
+        models_cmd,
+        run_cmd,
+        score_cmd,
+        serve_cmd,
+        strategies_cmd,
+        templates_cmd,
+        translate_cmd,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

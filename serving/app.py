@@ -1,0 +1,96 @@
+"""The FastAPI application: routers, error handlers, middleware, and the engine's lifetime.
+
+``create_app(config)`` starts the engine (and the pivot translator) when the
+application starts, inside its event loop, and shuts them down when it stops.
+Tests and embedders may pass an engine of their own instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from serving.chat.router import router as chat_router
+from serving.config import ServeConfig
+from serving.engine import ChatEngine, build_engine
+from serving.errors import install_handlers
+from serving.meta.router import router as meta_router
+from serving.ops.metrics import ServerMetrics
+from serving.ops.middleware import AccessLog, BodySizeLimit
+from serving.page.router import router as page_router
+from serving.pivot import PivotTranslator, build_translator
+from serving.state import ServerState
+from xprompt import __version__
+
+log = logging.getLogger("xprompt.serving")
+
+
+def create_app(
+    config: ServeConfig,
+    *,
+    engine: ChatEngine | None = None,
+    translator: PivotTranslator | None = None,
+) -> FastAPI:
+    """The chat server for ``config``; ``engine``/``translator`` given here are used, not built.
+
+    An engine passed in stays the caller's: it is not closed on shutdown.
+    """
+    holder: dict[str, Any] = {}
+
+    def engine_requests() -> float:
+        current = holder.get("engine")
+        return float(getattr(current, "running_requests", 0) or 0)
+
+    metrics = ServerMetrics(engine_requests)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        active = build_engine(config) if engine is None else engine
+        holder["engine"] = active
+        active_translator = translator
+        own_translator = False
+        try:
+            if active_translator is None and config.policy.translator:
+                active_translator = build_translator(config.policy.translator, active)
+                own_translator = True
+            app.state.server = ServerState.build(config, active, active_translator, metrics)
+            log.info(
+                "ready on http://%s:%s, serving '%s' (%s)",
+                config.host,
+                config.port,
+                app.state.server.model_name,
+                active.describe(),
+            )
+            yield
+        finally:
+            app.state.server = None
+            if own_translator and active_translator is not None:
+                await active_translator.aclose()
+            if own_engine:
+                active.close()
+            holder.pop("engine", None)
+
+    app = FastAPI(
+        title="xprompt chat",
+        version=__version__,
+        description="OpenAI-compatible chat completions that answer in the user's language.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.server = None
+    app.state.api_keys = config.keys()
+    app.state.metrics = metrics
+    install_handlers(app)
+    app.include_router(chat_router)
+    app.include_router(meta_router)
+    if config.page:
+        app.include_router(page_router)
+    app.add_middleware(BodySizeLimit, max_bytes=config.limits.max_request_bytes)
+    app.add_middleware(AccessLog, metrics=metrics, enabled=config.access_log)
+    return app

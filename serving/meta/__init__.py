@@ -1,0 +1,1 @@
+"""``GET /v1/models``, ``GET /health`` and ``GET /metrics``."""

@@ -1,0 +1,1 @@
+"""Operations: API keys, request size limit, access log, Prometheus metrics."""

@@ -1,0 +1,1 @@
+"""The browser chat page at ``/`` (one static HTML file using the same API)."""

@@ -1,0 +1,77 @@
+"""What one running server holds: configuration, engine, policy, language ID, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from serving.config import ServeConfig
+from serving.engine import ChatEngine
+from serving.language import ConversationLanguages, LanguageChooser
+from serving.ops.metrics import ServerMetrics
+from serving.pivot import PivotTranslator
+from serving.policy import LanguagePolicy
+from xprompt import __version__
+from xprompt.langid import Checker, make_checker
+
+
+@dataclass
+class ServerState:
+    """Everything a request handler needs, built once at startup."""
+
+    config: ServeConfig
+    engine: ChatEngine
+    policy: LanguagePolicy
+    checker: Checker
+    chooser: LanguageChooser
+    translator: PivotTranslator | None
+    metrics: ServerMetrics
+    model_name: str
+    draining: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        config: ServeConfig,
+        engine: ChatEngine,
+        translator: PivotTranslator | None,
+        metrics: ServerMetrics,
+    ) -> ServerState:
+        checker = make_checker(config.langid)
+        policy_config = config.policy
+        chooser = LanguageChooser(
+            identify=checker.identify,
+            store=ConversationLanguages(
+                policy_config.conversations, policy_config.conversation_ttl_s
+            ),
+            default_lang=policy_config.default_lang,
+            served=tuple(policy_config.languages),
+            min_confidence=policy_config.detect_confidence,
+            min_letters=policy_config.detect_min_letters,
+        )
+        return cls(
+            config=config,
+            engine=engine,
+            policy=LanguagePolicy(policy_config, has_translator=translator is not None),
+            checker=checker,
+            chooser=chooser,
+            translator=translator,
+            metrics=metrics,
+            model_name=served_name(config, engine),
+        )
+
+    def signature(self, sampling: str) -> str:
+        """Everything that can change a reply, as one string (like a run signature)."""
+        translator = self.translator.signature() if self.translator is not None else "none"
+        return (
+            f"xprompt-serve:{__version__}|model={self.engine.model_id}|sampling={sampling}|"
+            f"{self.policy.signature()}|translator={translator}|{self.checker.signature()}"
+        )
+
+
+def served_name(config: ServeConfig, engine: ChatEngine) -> str:
+    """The model name clients use: configured, else the model as given (``tiny`` stays ``tiny``)."""
+    if config.served_model_name:
+        return config.served_model_name
+    given = config.engine.model or engine.model_id
+    return Path(given).name if Path(given).is_absolute() else given

@@ -1,0 +1,138 @@
+"""A scripted async engine for unit-testing the server's logic (policy, guard, errors).
+
+It answers each request with texts computed by a function of the request and
+streams them in small pieces, so tests can check retries, pivots, the streaming
+guard and bookkeeping exactly. It is a test double for logic only; the server
+is also tested end to end on the real vLLM engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from xprompt.errors import BackendError
+from xprompt.types import Completion, Request
+
+Script = Callable[[Request], Sequence[str] | str]
+
+
+class ScriptedChatEngine:
+    """Answers from ``script(request)``; one "token" is one character.
+
+    Args:
+        script: texts for a request (a string is repeated ``n`` times); raising
+            ``ValueError`` makes the request an error completion (as the engine
+            reports a request it refuses), raising ``RuntimeError`` makes the
+            engine fail (as a dead engine does).
+        chunk_chars: characters per streamed step.
+        delay_s: pause between streamed steps (and before a non-streamed answer).
+        max_model_len: context size for the length checks.
+    """
+
+    def __init__(
+        self,
+        script: Script,
+        *,
+        chunk_chars: int = 4,
+        delay_s: float = 0.0,
+        max_model_len: int = 4096,
+        model_id: str = "scripted",
+    ) -> None:
+        self.script = script
+        self.chunk_chars = chunk_chars
+        self.delay_s = delay_s
+        self.max_model_len = max_model_len
+        self._model_id = model_id
+        self.requests: list[Request] = []
+        self.cancelled: list[str] = []
+        self.running = 0
+        self.closed = False
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def running_requests(self) -> int:
+        return self.running
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "scripted", "model": self._model_id}
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def check_health(self) -> None:
+        if self.closed:
+            raise BackendError("the scripted engine was closed")
+
+    def prompt_token_ids(self, request: Request) -> list[int]:
+        text = "".join(m.content for m in request.messages or ()) + (request.prompt or "")
+        return [ord(c) for c in text]
+
+    def context_error(self, request: Request, prompt_tokens: int) -> str | None:
+        if prompt_tokens + request.sampling.max_tokens <= self.max_model_len:
+            return None
+        return f"prompt is {prompt_tokens} tokens; it exceeds the context of {self.max_model_len}"
+
+    def _texts(self, request: Request) -> tuple[str, ...] | str:
+        self.requests.append(request)
+        try:
+            result = self.script(request)
+        except ValueError as exc:
+            return str(exc)
+        except RuntimeError as exc:
+            raise BackendError(f"scripted engine failure: {exc}") from exc
+        texts = (result,) * request.sampling.n if isinstance(result, str) else tuple(result)
+        return tuple(t[: request.sampling.max_tokens] for t in texts)
+
+    async def generate(self, request: Request) -> Completion:
+        final: Completion | None = None
+        async for snapshot in self._run(request, step=None):
+            final = snapshot
+        assert final is not None
+        return final
+
+    async def stream(self, request: Request) -> AsyncIterator[Completion]:
+        async for snapshot in self._run(request, step=self.chunk_chars):
+            yield snapshot
+
+    async def _run(self, request: Request, step: int | None) -> AsyncIterator[Completion]:
+        prompt = len(self.prompt_token_ids(request))
+        too_long = self.context_error(request, prompt)
+        if too_long is not None:
+            yield Completion(request.id, prompt_tokens=prompt, error=too_long)
+            return
+        texts = self._texts(request)
+        if isinstance(texts, str):
+            yield Completion(request.id, prompt_tokens=prompt, error=texts)
+            return
+        self.running += 1
+        finished = False
+        try:
+            longest = max((len(t) for t in texts), default=0)
+            cuts = (list(range(step, longest + step, step)) if step else [longest]) or [0]
+            for cut in cuts:
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                parts = tuple(t[:cut] for t in texts)
+                reasons = tuple(
+                    ("length" if len(t) >= request.sampling.max_tokens else "stop")
+                    if cut >= len(t)
+                    else ""
+                    for t in texts
+                )
+                finished = all(reasons)
+                yield Completion(
+                    request.id,
+                    texts=parts,
+                    prompt_tokens=prompt,
+                    completion_tokens=sum(len(p) for p in parts),
+                    finish_reasons=reasons,
+                )
+        finally:
+            self.running -= 1
+            if not finished:
+                self.cancelled.append(request.id)

@@ -1,0 +1,156 @@
+"""``xprompt serve``: the OpenAI-compatible multilingual chat endpoint (package ``serving``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from xprompt.cli import app
+from xprompt.cli.common import parse_pairs, quiet_engine_logs, set_path
+
+ENGINE = "Engine"
+POLICY = "Reply language"
+OPS = "Operations"
+
+
+@app.command("serve")
+def serve_command(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML serve config; flags override it")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="hub name, local directory, or 'tiny' (the built test model)",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
+    served_model_name: Annotated[
+        str | None,
+        typer.Option(help="model name clients send (default: --model)", rich_help_panel=ENGINE),
+    ] = None,
+    max_model_len: Annotated[int | None, typer.Option(rich_help_panel=ENGINE)] = None,
+    gpu_memory_utilization: Annotated[float | None, typer.Option(rich_help_panel=ENGINE)] = None,
+    tensor_parallel_size: Annotated[
+        int | None, typer.Option("--tp", help="tensor parallel size", rich_help_panel=ENGINE)
+    ] = None,
+    dtype: Annotated[str | None, typer.Option(rich_help_panel=ENGINE)] = None,
+    enforce_eager: Annotated[
+        bool | None,
+        typer.Option(
+            "--enforce-eager/--no-enforce-eager",
+            help="skip graph capture (faster start)",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
+    chat_template: Annotated[
+        str | None, typer.Option(help="chat template file", rich_help_panel=ENGINE)
+    ] = None,
+    engine_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--engine-opt", help="further vllm EngineArgs KEY=VALUE", rich_help_panel=ENGINE
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="accepted Bearer key (repeatable; or $XPROMPT_API_KEYS)", rich_help_panel=OPS
+        ),
+    ] = None,
+    default_lang: Annotated[
+        str | None,
+        typer.Option(help="reply language when none can be determined", rich_help_panel=POLICY),
+    ] = None,
+    languages: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lang", help="a language this deployment serves (repeatable)", rich_help_panel=POLICY
+        ),
+    ] = None,
+    weak_lang: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a language the model is weak in: may pivot (repeatable)", rich_help_panel=POLICY
+        ),
+    ] = None,
+    pivot: Annotated[
+        str | None,
+        typer.Option(help="fallback | always | off (weak languages)", rich_help_panel=POLICY),
+    ] = None,
+    translator: Annotated[
+        str | None,
+        typer.Option(
+            help="pivot translator: MT model (NLLB, M2M-100, MADLAD), 'tiny-nllb' or 'self'",
+            rich_help_panel=POLICY,
+        ),
+    ] = None,
+    retries: Annotated[
+        int | None, typer.Option(help="retries with a firmer instruction", rich_help_panel=POLICY)
+    ] = None,
+    hold_letters: Annotated[
+        int | None,
+        typer.Option(
+            help="streaming: letters held back before the language check", rich_help_panel=POLICY
+        ),
+    ] = None,
+    max_request_bytes: Annotated[int | None, typer.Option(rich_help_panel=OPS)] = None,
+    max_tokens_limit: Annotated[int | None, typer.Option(rich_help_panel=OPS)] = None,
+    request_timeout: Annotated[
+        float | None, typer.Option(help="seconds before a request is aborted", rich_help_panel=OPS)
+    ] = None,
+    shutdown_timeout: Annotated[
+        float | None,
+        typer.Option(help="seconds requests may finish after SIGTERM", rich_help_panel=OPS),
+    ] = None,
+    page: Annotated[
+        bool | None,
+        typer.Option("--page/--no-page", help="the chat page at /", rich_help_panel=OPS),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="default sampling seed")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="engine and server logs")
+    ] = False,
+) -> None:
+    """Serve OpenAI-compatible chat completions that answer in the user's language."""
+    quiet_engine_logs(verbose)
+    from serving.config import load_serve_config
+    from serving.server import run
+
+    overrides: dict[str, Any] = {}
+    for dotted, value in (
+        ("engine.model", model),
+        ("served_model_name", served_model_name),
+        ("engine.max_model_len", max_model_len),
+        ("engine.gpu_memory_utilization", gpu_memory_utilization),
+        ("engine.tensor_parallel_size", tensor_parallel_size),
+        ("engine.dtype", dtype),
+        ("engine.enforce_eager", enforce_eager),
+        ("engine.chat_template", chat_template),
+        ("engine.engine_options", parse_pairs(engine_option, "--engine-opt") or None),
+        ("host", host),
+        ("port", port),
+        ("api_keys", api_key),
+        ("policy.default_lang", default_lang),
+        ("policy.languages", languages),
+        ("policy.weak_langs", weak_lang),
+        ("policy.pivot", pivot),
+        ("policy.translator", translator),
+        ("policy.retries", retries),
+        ("guard.hold_letters", hold_letters),
+        ("limits.max_request_bytes", max_request_bytes),
+        ("limits.max_tokens_limit", max_tokens_limit),
+        ("limits.request_timeout_s", request_timeout),
+        ("limits.shutdown_timeout_s", shutdown_timeout),
+        ("page", page),
+        ("seed", seed),
+    ):
+        set_path(overrides, dotted, value)
+    settings = load_serve_config(config, overrides)
+    run(settings, verbose=verbose)
