@@ -32,6 +32,7 @@ STRATEGIES: dict[str, str] = {
     "clsp": "xprompt.strategies.clsp:build",
     "self-consistency": "xprompt.strategies.self_consistency:build",
     "translate-test": "xprompt.strategies.translate_test:build",
+    "ldp": "xprompt.strategies.ldp:build",
 }
 
 #: Other names users type for the same strategy.
