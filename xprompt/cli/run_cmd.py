@@ -23,6 +23,7 @@ ENGINE = "Engine"
 DATA = "Data"
 SHOTS = "Exemplars"
 DECODE = "Decoding"
+GUARD = "Off-target guard"
 
 
 @app.command("run", no_args_is_help=True)
@@ -192,7 +193,45 @@ def run_command(
     ] = None,
     langid: Annotated[
         bool | None,
-        typer.Option("--langid/--no-langid", help="check output languages [default: on]"),
+        typer.Option(
+            "--langid/--no-langid",
+            help="check output languages [default: on]",
+            rich_help_panel=GUARD,
+        ),
+    ] = None,
+    off_target: Annotated[
+        str | None,
+        typer.Option(
+            "--off-target",
+            help="flag (record) | retry (ask again, firmer) | rerank (order the --n samples) "
+            "[default: flag]",
+            rich_help_panel=GUARD,
+        ),
+    ] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option(
+            help="retry rounds for --off-target retry [default: 1]", rich_help_panel=GUARD
+        ),
+    ] = None,
+    langid_mode: Annotated[
+        str | None,
+        typer.Option(
+            help="default (py3langid) | strict (+ pycld2 second opinion)", rich_help_panel=GUARD
+        ),
+    ] = None,
+    langid_model: Annotated[
+        str | None,
+        typer.Option(
+            help="fastText language-ID model file (GlotLID, OpenLID)", rich_help_panel=GUARD
+        ),
+    ] = None,
+    pivot: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="language caught even when no detector knows the target [default: eng_Latn]",
+            rich_help_panel=GUARD,
+        ),
     ] = None,
     chunk_size: Annotated[
         int | None, typer.Option(help="rows per batched call [default: 256]")
@@ -256,6 +295,11 @@ def run_command(
         ("constrained", constrained),
         ("prompt_format", prompt_format),
         ("langid", langid),
+        ("guard.policy", off_target),
+        ("guard.retries", retries),
+        ("guard.langid.mode", langid_mode),
+        ("guard.langid.fasttext_model", langid_model),
+        ("guard.langid.pivots", pivot or None),
         ("chunk_size", chunk_size),
         ("options", parse_pairs(option, "--opt") or None),
     ]:
