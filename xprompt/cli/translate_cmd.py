@@ -17,6 +17,7 @@ from xprompt.cli.common import progress_enabled, quiet_engine_logs, row_progress
 MT = "MT model"
 DATA = "Data"
 SELF = "Self-translate (--model self)"
+LDP = "LDP (--model ldp; also uses --exemplars, --llm, --llm-backend, --base-url, --prompt-format)"
 SCORE = "Scoring"
 
 
@@ -172,6 +173,25 @@ def translate_command(
         typer.Option("--base-url", help="OpenAI-compatible server", rich_help_panel=SELF),
     ] = None,
     prompt_format: Annotated[str, typer.Option(help="raw | chat", rich_help_panel=SELF)] = "raw",
+    tags: Annotated[
+        str, typer.Option(help="native | none | english | code", rich_help_panel=LDP)
+    ] = "native",
+    x2en: Annotated[
+        str,
+        typer.Option(help="X->English pairs: auto | diverse | in-language", rich_help_panel=LDP),
+    ] = "auto",
+    ldp_shots: Annotated[int, typer.Option(help="exemplars per prompt", rich_help_panel=LDP)] = 8,
+    diverse_set: Annotated[
+        str,
+        typer.Option(help="diverse X->English pairs: default | FILE | none", rich_help_panel=LDP),
+    ] = "default",
+    diverse_langs: Annotated[
+        str,
+        typer.Option(help="diverse languages, comma-separated, in order", rich_help_panel=LDP),
+    ] = "arb_Arab,zho_Hans,vie_Latn,fra_Latn",
+    ldp_max_tokens: Annotated[
+        int, typer.Option(help="new tokens per translation", rich_help_panel=LDP)
+    ] = 128,
     bootstrap: Annotated[
         int, typer.Option(help="bootstrap resamples for 95% CIs (0 = off)", rich_help_panel=SCORE)
     ] = 0,
@@ -206,6 +226,7 @@ def translate_command(
     """
     from xprompt.errors import ConfigError
     from xprompt.mt.base import DecodingSettings
+    from xprompt.mt.factory import LDP as LDP_MODEL
     from xprompt.mt.factory import SELF as SELF_MODEL
     from xprompt.mt.factory import SelfTranslateSettings, TranslatorSettings
     from xprompt.mt.job import TranslateJob, execute
@@ -240,6 +261,17 @@ def translate_command(
             prompt_format=prompt_format,  # type: ignore[arg-type]
             max_exemplar_chars=exemplar_max_chars,
         ),
+        ldp=_ldp_settings(
+            model == LDP_MODEL,
+            exemplars=exemplars,
+            shots=ldp_shots,
+            tags=tags,
+            x2en=x2en,
+            diverse_set=diverse_set,
+            diverse_langs=diverse_langs,
+            max_tokens=ldp_max_tokens,
+            prompt_format=prompt_format,
+        ),
     )
     job = TranslateJob(
         input=input,
@@ -259,7 +291,7 @@ def translate_command(
         overwrite=overwrite,
     )
     owned_llm = None
-    if model == SELF_MODEL:
+    if model in (SELF_MODEL, LDP_MODEL):
         from xprompt.config import EngineConfig
         from xprompt.runner import make_backend, resolve_model
 
@@ -282,6 +314,16 @@ def translate_command(
             owned_llm.close()
     print_result(result, err_console, as_json=json_summary, title="Translation report")
     err_console.print(f"translations: {output}", highlight=False)
+
+
+def _ldp_settings(wanted: bool, *, exemplars: str | None, diverse_langs: str, **values):  # type: ignore[no-untyped-def]
+    """LDP settings for ``--model ldp`` (None otherwise, so other models never read the files)."""
+    if not wanted:
+        return None
+    from xprompt.ldp.settings import LDPSettings
+
+    langs = tuple(c.strip() for c in diverse_langs.split(",") if c.strip())
+    return LDPSettings(exemplars=(exemplars,) if exemplars else (), diverse_langs=langs, **values)
 
 
 @app.command("translate-score", no_args_is_help=True)

@@ -8,6 +8,8 @@ Model names:
   M2M-100-style language tokens), built locally on first use;
 - ``self``: self-translate with the run's own LLM backend
   (:class:`~xprompt.mt.self_translate.SelfTranslator`), which needs an exemplar file.
+- ``ldp``: linguistically-diverse prompts with the run's own LLM backend
+  (:class:`~xprompt.ldp.translator.LDPTranslator`; settings in ``ldp``).
 
 With a cache path the translator is wrapped in a
 :class:`~xprompt.mt.cache.CachedTranslator` (same interface).
@@ -16,7 +18,7 @@ With a cache path the translator is wrapped in a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from xprompt.backends.base import Backend
 from xprompt.errors import ConfigError
@@ -24,7 +26,11 @@ from xprompt.mt.base import DecodingSettings, Translator, model_identity
 from xprompt.mt.cache import CachedTranslator, TranslationCache, default_cache_path
 from xprompt.types import Sampling
 
+if TYPE_CHECKING:
+    from xprompt.ldp.settings import LDPSettings
+
 SELF = "self"
+LDP = "ldp"
 TINY_MODELS = {"tiny": "nllb", "tiny-nllb": "nllb", "tiny-m2m100": "m2m100"}
 
 
@@ -53,6 +59,7 @@ class TranslatorSettings:
     sort_by_length: bool = True
     cache: str | None = "default"
     self_translate: SelfTranslateSettings = field(default_factory=SelfTranslateSettings)
+    ldp: LDPSettings | None = None
 
     def cache_path(self) -> str | None:
         """The SQLite file to use, None when caching is off (``none``)."""
@@ -62,6 +69,10 @@ class TranslatorSettings:
 
     def identity(self) -> str:
         """What the translations depend on, known without loading the model (for run signatures)."""
+        if self.model == LDP:
+            from xprompt.ldp.settings import LDPSettings
+
+            return (self.ldp or LDPSettings()).identity()
         if self.model == SELF:
             s = self.self_translate
             return (
@@ -96,7 +107,15 @@ def resolve_mt_model(model: str) -> str:
 def build_translator(settings: TranslatorSettings, *, llm: Backend | None = None) -> Translator:
     """The translator the settings describe (``llm`` is needed for ``self``)."""
     inner: Translator
-    if settings.model == SELF:
+    if settings.model == LDP:
+        from xprompt.ldp.settings import LDPSettings
+
+        if llm is None:
+            raise ConfigError(
+                "ldp needs an LLM backend (mt_model=ldp in a run, --llm in translate)"
+            )
+        inner = (settings.ldp or LDPSettings()).build(llm)
+    elif settings.model == SELF:
         from xprompt.mt.self_translate import (
             DEFAULT_SAMPLING,
             SelfTranslator,

@@ -38,7 +38,13 @@ from xprompt import languages
 from xprompt.backends.base import Backend
 from xprompt.errors import ConfigError
 from xprompt.mt.base import DecodingSettings, Translation, TranslationRequest, Translator
-from xprompt.mt.factory import SELF, SelfTranslateSettings, TranslatorSettings, build_translator
+from xprompt.mt.factory import (
+    LDP,
+    SELF,
+    SelfTranslateSettings,
+    TranslatorSettings,
+    build_translator,
+)
 from xprompt.mt.metrics import is_copy
 from xprompt.strategies import StrategyParts, build_strategy, canonical_name, parse_options
 from xprompt.strategies.base import LangChecker, Strategy, failed
@@ -56,7 +62,7 @@ class TranslateTestOptions(BaseModel):
 
     mt_model: str = Field(
         "facebook/nllb-200-distilled-600M",
-        description="MT model directory or hub name; 'self' = self-translate with the run's LLM; 'tiny' = test model",
+        description="MT model directory or hub name; 'self' = self-translate with the run's LLM; 'ldp' = LDP with the run's LLM (diverse X->English pairs); 'tiny' = test model",
     )
     pivot: str = Field("eng_Latn", description="language the task is run in")
     fields: list[str] | None = Field(
@@ -172,7 +178,7 @@ class TranslateTest:
         """The translator: the one given, else built once (self-translate: bound to ``backend``)."""
         if self.translator is not None:
             return self.translator
-        if self.settings.model != SELF:
+        if self.settings.model not in (SELF, LDP):
             self.translator = build_translator(self.settings)
             return self.translator
         key = id(backend)
