@@ -112,12 +112,12 @@ class LanguageChooser:
         conversation_id: str | None = None,
     ) -> ReplyLanguage:
         """The reply language for ``conversation`` (``client_lang`` must already be canonical)."""
+        turns = [m.content for m in conversation if m.role == "user" and m.content.strip()]
+        latest = self._detect(turns[-1]) if turns else None
         if client_lang is not None:
             if conversation_id:
                 self.store.put(conversation_id, client_lang, by_client=True)
-            return ReplyLanguage(client_lang, "client")
-        turns = [m.content for m in conversation if m.role == "user" and m.content.strip()]
-        latest = self._detect(turns[-1]) if turns else None
+            return ReplyLanguage(client_lang, "client", *_evidence(latest))
         held = self.store.get(conversation_id) if conversation_id else None
         if held is not None and held[1]:  # a language the client set sticks
             return ReplyLanguage(held[0], "conversation", *_evidence(latest))

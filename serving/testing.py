@@ -1,4 +1,4 @@
-"""A scripted async engine for unit-testing the server's logic (policy, guard, errors).
+"""Test helpers: a scripted async engine for logic tests, and ``xprompt serve`` as a subprocess.
 
 It answers each request with texts computed by a function of the request and
 streams them in small pieces, so tests can check retries, pivots, the streaming
@@ -9,7 +9,16 @@ is also tested end to end on the real vLLM engine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from xprompt.errors import BackendError
@@ -136,3 +145,114 @@ class ScriptedChatEngine:
             self.running -= 1
             if not finished:
                 self.cancelled.append(request.id)
+
+
+class ServeProcess:
+    """``xprompt serve`` as a subprocess on ``127.0.0.1`` (its own process group), for tests and benchmarks.
+
+    Args:
+        args: flags after ``xprompt serve`` (``--model``, policy flags ...).
+        port: TCP port (a free one by default).
+        log_path: where the server's output goes.
+        env: extra environment variables.
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        port: int | None = None,
+        log_path: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        from xprompt.testing.vllm_server import free_port
+
+        self.port = port if port is not None else free_port()
+        self.args = [
+            sys.executable,
+            "-m",
+            "xprompt",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *args,
+        ]
+        default = Path(os.environ.get("TMPDIR", "/tmp")) / f"xprompt-serve-{self.port}.log"
+        self.log_path = Path(log_path) if log_path is not None else default
+        self.env = {
+            **os.environ,
+            "VLLM_LOGGING_LEVEL": "WARNING",
+            "TOKENIZERS_PARALLELISM": "false",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL (``http://127.0.0.1:PORT/v1``)."""
+        return self.root + "/v1"
+
+    def start(self) -> ServeProcess:
+        """Launch (does not wait; see :meth:`wait_ready`)."""
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+            )
+        return self
+
+    def wait_ready(self, timeout_s: float = 600.0) -> ServeProcess:
+        """Block until ``GET /health`` answers 200; raise with the log's tail if it dies first."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"xprompt serve on port {self.port} exited:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.root + "/health", timeout=5) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"xprompt serve not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def terminate(self) -> None:
+        """SIGTERM to the server process only (graceful shutdown; it stops its engine itself)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self, grace_s: float = 60.0) -> int | None:
+        """Graceful stop, then SIGKILL to the whole process group after ``grace_s``; the exit code."""
+        if self.process is None:
+            return None
+        self.terminate()
+        try:
+            code = self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            code = None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # leftovers of a server that hung
+        if code is None:
+            self.process.wait(30)
+        self.process = None
+        return code
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.is_file():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> ServeProcess:
+        return self.start().wait_ready()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
