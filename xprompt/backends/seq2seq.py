@@ -531,10 +531,19 @@ class Seq2SeqTranslator:
             logprobs = self._decoder_logprobs(
                 encoded, [(i, list(ids)[:-1]) for i, ids in chunk], tgt
             )
+            width = max(len(ids) for _, ids in chunk)
+            index = torch.zeros((len(chunk), width), dtype=torch.long)
             for row, (_, ids) in enumerate(chunk):
-                steps = logprobs[row, offset : offset + len(ids)]
-                index = torch.tensor(list(ids), dtype=torch.long, device=self.device)
-                chosen = steps.gather(1, index[:, None])[:, 0].tolist()
-                extra = steps[:, watched].tolist() if len(watch) else [[] for _ in ids]
-                out.append((chosen, extra))
+                index[row, : len(ids)] = torch.tensor(list(ids), dtype=torch.long)
+            steps = logprobs[:, offset : offset + width]
+            chosen = steps.gather(2, index.to(self.device)[:, :, None])[:, :, 0].cpu().tolist()
+            extra = steps[:, :, watched].cpu().tolist() if len(watch) else None
+            for row, (_, ids) in enumerate(chunk):
+                size = len(ids)
+                out.append(
+                    (
+                        chosen[row][:size],
+                        extra[row][:size] if extra is not None else [[] for _ in range(size)],
+                    )
+                )
         return out
