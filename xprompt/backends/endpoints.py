@@ -44,6 +44,9 @@ log = logging.getLogger("xprompt.backends")
 #: HTTP statuses worth retrying (as the official OpenAI client does): timeout, conflict, rate limit.
 RETRY_STATUSES = frozenset({408, 409, 429})
 
+#: Seconds to open a connection, and for a health probe to answer.
+CONNECT_TIMEOUT_S = 10.0
+
 #: Connection failures a job may meet on endpoints that probe as "up" before it is given up on.
 UNREACHED_LIMIT = 20
 
@@ -239,7 +242,9 @@ class EndpointPool:
         self.timeout_s = timeout_s
         self.retry = retry
         self.probe_check = probe_check
-        timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+        # Connecting is judged apart from answering: a short answer timeout must not make a live
+        # server look unreachable.
+        timeout = httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)
         # One spare connection per server for probes and small calls.
         limits = httpx.Limits(
             max_connections=concurrency + 1, max_keepalive_connections=concurrency + 1
@@ -450,7 +455,7 @@ class EndpointPool:
     async def _probe(self, ep: Endpoint) -> tuple[dict[str, Any] | None, str | None]:
         """``GET /models`` on one server: (its answer or None, the problem or None); sets ``ep.up``."""
         try:
-            response = await ep.client.get(ep.base_url + "/models", timeout=min(self.timeout_s, 10))
+            response = await ep.client.get(ep.base_url + "/models", timeout=CONNECT_TIMEOUT_S)
         except httpx.HTTPError as exc:
             problem = f"cannot connect: {_describe(exc)}"
         else:

@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+#: KV cache of a test server: plenty for the tiny model (about 1 KiB per token).
+KV_CACHE_BYTES = 512 * 1024 * 1024
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -39,6 +42,8 @@ class VLLMServer:
         port: TCP port (a free one by default).
         max_model_len: context length.
         gpu_memory_utilization: KV-cache share (0.3 suits the CPU build).
+        kv_cache_bytes: KV-cache size, overriding the share (default 512 MiB: room for
+            about 500k tokens of the tiny model, and a small footprint on a shared machine).
         extra_args: further server flags.
         log_path: where the server's output goes (default: a file in the temp directory).
         env: extra environment variables for the server.
@@ -51,6 +56,7 @@ class VLLMServer:
         port: int | None = None,
         max_model_len: int = 4096,
         gpu_memory_utilization: float = 0.3,
+        kv_cache_bytes: int | None = KV_CACHE_BYTES,
         extra_args: Sequence[str] = (),
         log_path: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
@@ -74,6 +80,7 @@ class VLLMServer:
             str(max_model_len),
             "--seed",
             "0",
+            *(["--kv-cache-memory-bytes", str(kv_cache_bytes)] if kv_cache_bytes else []),
             *extra_args,
         ]
         default_log = Path(os.environ.get("TMPDIR", "/tmp")) / f"xprompt-vllm-{self.port}.log"
