@@ -32,11 +32,14 @@ def _register() -> None:
     # Each module adds its commands to ``app`` on import.
     from xprompt.cli import (  # noqa: F401
         langid_cmd,
+        ldp_report_cmd,
         models_cmd,
+        project_cmd,
         run_cmd,
         score_cmd,
         serve_cmd,
         strategies_cmd,
+        synth_cmd,
         templates_cmd,
         translate_cmd,
     )

@@ -303,7 +303,7 @@ def _provenance(
 ) -> dict[str, Any]:
     return {
         "method": method,
-        "model": translator.model_id,
+        "model": translator.model_identity,
         "created": created_timestamp(),
         "seed": translator.seed,
         "source": {

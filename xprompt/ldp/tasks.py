@@ -178,7 +178,7 @@ def synthesize_task_exemplars(
                 row[job.target_field] = item.target
             provenance = {
                 "method": "ldp-task-translation",
-                "model": translator.model_id,
+                "model": translator.model_identity,
                 "created": created_timestamp(),
                 "seed": translator.seed,
                 "source": {

@@ -41,7 +41,7 @@ from xprompt.ldp.exemplar_set import (
     records_digest,
 )
 from xprompt.ldp.prompt import LDPPrompt, TagStyle
-from xprompt.mt.base import Translation, TranslationRequest
+from xprompt.mt.base import Translation, TranslationRequest, model_identity
 from xprompt.types import Completion, Message, Request, Sampling
 
 X2EnMode = Literal["auto", "diverse", "in-language"]
@@ -134,10 +134,15 @@ class LDPTranslator:
     def model_id(self) -> str:
         return self.backend.model_id
 
+    @property
+    def model_identity(self) -> str:
+        """The LLM as signatures and provenance name it (directory name plus config digest)."""
+        return model_identity(self.backend.model_id)
+
     def signature(self) -> str:
         assert self.prompt is not None
         return (
-            f"ldp:{self.backend.model_id}:{self.prompt.signature()},k={self.shots},x2en={self.x2en},"
+            f"ldp:{self.model_identity}:{self.prompt.signature()},k={self.shots},x2en={self.x2en},"
             f"diverse={'+'.join(self.diverse_langs)},select={self.select},seed={self.seed},"
             f"pool={self.pool_digest},format={self.prompt_format},sampling={self.sampling.signature()}"
         )
