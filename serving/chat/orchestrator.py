@@ -95,6 +95,7 @@ class ChoiceState:
     guard: LangCheck | None = None
     final: LangCheck | None = None
     pivot_error: str | None = None
+    pivot_source: str | None = None
     text: str = ""
     reason: str = ""
 
@@ -118,6 +119,8 @@ class ChoiceState:
             out["guard"] = self.guard.to_dict()
         if self.pivot_error is not None:
             out["pivot_error"] = self.pivot_error
+        if self.pivot_source is not None:
+            out["pivot_source"] = self.pivot_source
         return out
 
 
@@ -321,6 +324,8 @@ class ReplyRun:
                 return []
             choice.guard = check if self.stream else None
             choice.fallback = None
+            if attempt.kind == "pivot":
+                choice.pivot_source = attempt.source_text
             choice.phase = "streaming"
             if finished:
                 choice.final = check

@@ -115,6 +115,7 @@ def test_weak_language_pivots_through_english_and_the_translator(run_app):
     assert data["choices"][0]["message"]["content"] == HAUSA_2
     assert translator.calls == [(ENGLISH, "eng_Latn", "hau_Latn")]
     assert pivot(engine.requests[-1]) and r.headers["x-xprompt-pivot"] == "1"
+    assert info["pivot_source"] == ENGLISH
 
 
 def test_failed_translation_falls_back_to_the_last_direct_reply(run_app):
