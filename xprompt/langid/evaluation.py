@@ -53,16 +53,16 @@ def corpus_from_files(specs: Iterable[str]) -> dict[str, list[str]]:
         lang_part, sep, path_part = spec.partition("=")
         path = Path(path_part if sep else spec)
         name = lang_part if sep else path.name.split(".")[0]
+        lines = read_lines(path)
         try:
             code = languages.resolve(name).code
         except UnknownLanguageError as exc:
             raise UnknownLanguageError(
-                f"{spec}: cannot tell the language from {name!r} ({exc}); "
-                "name the file like hau_Latn.txt or write LANG=PATH"
+                f"{spec}: cannot tell the language from the name {name!r}; "
+                f"name the file like hau_Latn.txt or write LANG=PATH ({exc})"
             ) from None
         if code in corpus:
             raise DataError(f"{spec}: a second file for {code}; give one file per language")
-        lines = read_lines(path)
         if not lines:
             raise DataError(f"{path}: no sentences (one sentence per line)")
         corpus[code] = lines
