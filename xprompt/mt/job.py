@@ -36,7 +36,7 @@ from typing import Any
 from xprompt import data, langid, languages
 from xprompt.errors import ConfigError, ResumeError
 from xprompt.mt.base import Translation, TranslationRequest, Translator
-from xprompt.mt.factory import TranslatorSettings, build_translator
+from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.mt.metrics import MTReport, MTRow, grouped_report, is_copy
 from xprompt.types import Example, LangCheck
 
@@ -72,6 +72,12 @@ class TranslateJob:
             raise ConfigError("--ref-field needs exactly one --field (the reference translates it)")
         if self.chunk_size < 1:
             raise ConfigError("--chunk-size must be >= 1")
+        if self.translator.model == SELF and not self.translator.self_translate.exemplars:
+            raise ConfigError(
+                "self-translate needs an exemplar file of translation pairs (--exemplars FILE; rows: "
+                "lang, text, target, target_lang; e.g. examples/mt/topics.pairs.jsonl)"
+            )
+        self.translator.identity()  # reads the exemplar file now, before any engine starts
 
     def resume_key(self) -> dict[str, Any]:
         from xprompt.runner import input_digest
