@@ -80,6 +80,7 @@ class Identification:
     segments: tuple[SegmentCheck, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
+        """Plain JSON values; segments only when there is more than one."""
         out: dict[str, object] = {
             "detected": self.detected,
             "confidence": round(self.confidence, 4),
@@ -105,16 +106,17 @@ class Checker:
 
     Args:
         detectors: statistical identifiers, in order of preference.
-        mode: ``default`` (the first detector that knows the target decides) or
-            ``strict`` (every detector that knows it votes; any confident
-            "other language" is off-target).
+        mode: ``default`` (the first detector that can name the target decides) or
+            ``strict`` (later detectors that can name it give second opinions, see
+            ``_second_opinions``).
         equivalence: folds, confusable clusters, alternate scripts.
         pivots: languages asked about when no detector knows the target.
         min_letters: sentences with fewer letters are ``uncertain``.
         min_script_letters: fewer letters than this are never off by script alone.
-        off_confidence: detector confidence needed to call a sentence another language.
-        pivot_confidence: detector confidence needed to call a sentence a pivot
-            language when no detector knows the target.
+        off_confidence: confidence needed that a sentence is *not* the target
+            (1 - the detector's probability of the target) to call it off-target.
+        pivot_confidence: the detector's probability of a pivot language needed to
+            call a sentence off-target when no detector knows the target.
         off_share: share of a text's letters in off-target sentences that makes it off.
         copy_threshold: share of the output's 4-grams found in the source that makes it a copy.
     """
@@ -200,6 +202,7 @@ class Checker:
             f"langid({'+'.join(d.signature() for d in self.detectors)},mode={self.mode},"
             f"pivots={'+'.join(self.pivots)},min={self.min_letters},conf={self.off_confidence:g},"
             f"pivot_conf={self.pivot_confidence:g},share={self.off_share:g},"
+            f"script_min={self.min_script_letters},copy={self.copy_threshold:g},"
             f"{self.equivalence.signature()})"
         )
 

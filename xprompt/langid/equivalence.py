@@ -18,6 +18,7 @@ Three tables, all in code so they are reviewed like code:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -158,4 +159,8 @@ class Equivalence:
     def signature(self) -> str:
         """Short stable description of the configurable tables."""
         clusters = ";".join(sorted(",".join(sorted(g)) for g in self.clusters))
-        return f"clusters={clusters or 'none'}"
+        alternates = ";".join(
+            f"{k}:{'+'.join(sorted(v))}" for k, v in sorted(self.alternate_scripts.items())
+        )
+        digest = hashlib.sha256(alternates.encode()).hexdigest()[:8]
+        return f"clusters={clusters or 'none'},scripts@{digest}"

@@ -80,6 +80,7 @@ class Cell:
     rules: Counter[str] = field(default_factory=Counter)
 
     def add(self, check: LangCheck) -> None:
+        """Count one check."""
         self.n += 1
         setattr(self, check.verdict, getattr(self, check.verdict) + 1)
         self.rules[check.rule] += 1
@@ -97,6 +98,7 @@ class Cell:
         return getattr(self, verdict) / self.n if self.n else None
 
     def to_dict(self) -> dict[str, Any]:
+        """Counts as plain JSON values."""
         return {
             "n": self.n,
             "on": self.on,
@@ -125,6 +127,7 @@ class Evaluation:
         return out
 
     def targets(self) -> list[str]:
+        """The expected languages that were checked against, sorted."""
         return sorted({e for e, _ in self.cells})
 
     def summary(self, pivot: str = "eng_Latn") -> list[dict[str, Any]]:
@@ -147,6 +150,7 @@ class Evaluation:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
+        """Every cell and the checker signature as plain JSON values."""
         return {
             "signature": self.signature,
             "cells": [

@@ -161,6 +161,7 @@ class ScriptCount:
 
     @property
     def expected(self) -> int:
+        """Letters not in another table script."""
         return self.letters - self.other
 
     @property
