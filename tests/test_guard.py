@@ -183,16 +183,36 @@ def test_runner_retry_with_scripted_backend(tmp_path: Path) -> None:
     assert summary.by_lang["amh_Ethi"].off_target == 1
 
 
-def test_policies_other_than_flag_need_a_strategy_that_uses_the_guard(tmp_path: Path) -> None:
-    config = run_config(
-        tmp_path,
-        topic_rows(tmp_path),
-        strategy="self-consistency",
-        guard={"policy": "retry"},
-        sampling={"n": 3, "temperature": 0.7},
+class Unguarded:
+    """A strategy that records checks with ``step_output`` but does not use the guard."""
+
+    name = "unguarded"
+    fields = ("prompt",)
+
+    def signature(self) -> str:
+        return "unguarded()"
+
+    def run(self, examples, backend):  # pragma: no cover - never reached
+        raise AssertionError("prepare must refuse first")
+
+
+def build_unguarded(config, parts) -> Unguarded:
+    return Unguarded()
+
+
+def test_policies_other_than_flag_need_a_strategy_that_uses_the_guard(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from xprompt import strategies
+
+    monkeypatch.setitem(strategies.STRATEGIES, "unguarded", f"{__name__}:build_unguarded")
+    data = topic_rows(tmp_path)
+    with pytest.raises(ConfigError, match="not available for strategy 'unguarded'"):
+        runner.prepare(run_config(tmp_path, data, strategy="unguarded", guard={"policy": "retry"}))
+    assert (
+        runner.prepare(run_config(tmp_path, data, strategy="unguarded")).strategy.name
+        == "unguarded"
     )
-    with pytest.raises(ConfigError, match="not available for strategy 'self-consistency'"):
-        runner.prepare(config)
 
 
 # -- end to end on the real engine ----------------------------------------------------------
