@@ -8,6 +8,7 @@ seconds, then shuts the engine down and exits 0.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 from serving.app import create_app
@@ -30,6 +31,10 @@ def configure_logging(verbose: bool = False) -> None:
     server.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def _drained(signum: int, frame: object) -> None:
+    """Runs when uvicorn re-raises the shutdown signal after draining: nothing left to do."""
+
+
 def run(config: ServeConfig, *, verbose: bool = False) -> None:
     """Serve until interrupted (blocking)."""
     import uvicorn
@@ -50,6 +55,10 @@ def run(config: ServeConfig, *, verbose: bool = False) -> None:
     logging.getLogger("xprompt.serving").info(
         "starting on http://%s:%s (engine start takes a while)", config.host, config.port
     )
+    # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal with the handlers it found
+    # installed; these make that last step a clean exit (0) instead of death by signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _drained)
     server.run()
     if not server.started:
         from xprompt.errors import BackendError
