@@ -56,7 +56,7 @@ def config(tmp_path: Path, strategy: str, options: dict | None = None, **extra):
 
 
 def path_lang(request: Request) -> str:
-    return request.id.rsplit(":", 1)[1]
+    return request.id.rsplit(":", 1)[1].split("#", 1)[0]
 
 
 # Per (question, reasoning language): the turn-2 reply.
@@ -304,3 +304,37 @@ def test_max_tokens_and_seed_flags_apply_to_both_turns(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     default = runner.prepare(config(tmp_path / "d", "clp")).strategy
     assert default.align_sampling.max_tokens == 512 and default.solve_sampling.temperature == 0.2
+
+
+def test_retry_policy_asks_off_target_turns_again_in_batched_calls(tmp_path: Path) -> None:
+    native = {
+        "jpn_Jpan": "答えは13です。マンゴーを一つずつ丁寧に数えました。",
+        "rus_Cyrl": "Ответ: 13, я внимательно посчитал все манго в корзинах.",
+    }
+
+    def script(request: Request) -> str:
+        lang = path_lang(request)
+        if "write your whole answer in" in request.messages[-1].content:
+            return native[lang]
+        if "/align:" in request.id:
+            return "Understanding the question step by step, which is about counting mangoes."
+        return "The answer is 12, I am sure about this count of the mangoes."
+
+    options = {"reasoning_langs": ["ja", "ru"]}
+    cfg = config(
+        tmp_path, "clsp", options, guard={"policy": "retry", "retries": 1},
+        data={"input": str(data(tmp_path, [ROWS[0]])), "target_field": "answer"},
+    )  # fmt: skip
+    backend = ScriptedBackend(script)
+    runner.execute(runner.prepare(cfg), backend=backend)
+    assert [len(b) for b in backend.batches] == [2, 2, 2, 2], (
+        "turn 1, its retries, turn 2, its retries"
+    )
+    record = read_jsonl(tmp_path / "out.jsonl")[0]
+    assert [p["verdict"] for p in record["details"]["paths"]] == ["on", "on"]
+    assert (record["prediction"], record["correct"]) == ("13", True)
+    solve = next(s for s in record["steps"] if s["step"] == "solve:jpn_Jpan")
+    assert solve["guard"]["policy"] == "retry" and solve["guard"]["attempts"][0]["replaced"] == [0]
+    # Turn 2 was built on the retried (on-target) turn-1 reply.
+    turn2 = next(r for r in backend.batches[2] if r.id == "q1/solve:jpn_Jpan")
+    assert turn2.messages[1].content == native["jpn_Jpan"]

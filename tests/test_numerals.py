@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from xprompt.numerals import canonical, cjk_value, ethiopic_value, normalize, numbers_in, parse_token
+from xprompt.numerals import (
+    canonical,
+    cjk_value,
+    ethiopic_value,
+    normalize,
+    numbers_in,
+    parse_token,
+)
 
 NATIVE_TWELVE = {
     "Devanagari": "१२",

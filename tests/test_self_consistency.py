@@ -143,3 +143,21 @@ def test_bad_settings_are_clear_errors(tmp_path: Path, extra: dict, message: str
 
 def test_aliases(tmp_path: Path) -> None:
     assert runner.prepare(config(tmp_path, strategy="sc")).strategy.name == "self-consistency"
+
+
+def test_rerank_policy_puts_on_target_samples_first_so_ties_prefer_them(tmp_path: Path) -> None:
+    english = "The answer is 12, I am sure about this count of the mangoes."
+    swahili = "Jibu ni 13 kwa sababu maembe kumi na nane ukitoa matano ni kumi na tatu."
+    backend = ScriptedBackend(lambda r: [english, swahili][: r.sampling.n])
+    sampling = {"n": 2, "temperature": 0.7}
+    flagged = config(tmp_path, sampling=sampling)
+    runner.execute(runner.prepare(flagged), backend=backend)
+    assert read_jsonl(tmp_path / "out.jsonl")[0]["prediction"] == "12", "tie -> first sample"
+    reranked = tmp_path / "rerank"
+    reranked.mkdir()
+    cfg = config(reranked, sampling=sampling, guard={"policy": "rerank"})
+    runner.execute(runner.prepare(cfg), backend=backend)
+    record = read_jsonl(reranked / "out.jsonl")[0]
+    assert record["steps"][0]["guard"] == {"policy": "rerank", "order": [1, 0]}
+    assert [p["verdict"] for p in record["details"]["paths"]] == ["on", "off"]
+    assert record["prediction"] == "13"

@@ -33,8 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from xprompt import answers, reasoning
 from xprompt.backends.base import Backend
 from xprompt.errors import ConfigError, TemplateError
+from xprompt.guard import Guard
 from xprompt.strategies import StrategyParts, parse_options
-from xprompt.strategies.base import LangChecker, failed, step_output
+from xprompt.strategies.base import LangChecker, failed
 from xprompt.strategies.options import (
     answer_parser,
     language_code,
@@ -63,9 +64,13 @@ class CrossLingualOptions(BaseModel):
         "arithmetic reasoning", min_length=1, description="what the solver is an expert in"
     )
     align_template: str = Field("clp-align", description="the turn-1 (alignment) template")
-    align_temperature: float = Field(PRESET["align_temperature"], ge=0)
-    solve_temperature: float = Field(PRESET["solve_temperature"], ge=0)
-    top_p: float = Field(PRESET["top_p"], gt=0, le=1)
+    align_temperature: float = Field(
+        PRESET["align_temperature"], ge=0, description="turn-1 temperature (the paper: 1)"
+    )
+    solve_temperature: float = Field(
+        PRESET["solve_temperature"], ge=0, description="turn-2 temperature (the paper: 0.2)"
+    )
+    top_p: float = Field(PRESET["top_p"], gt=0, le=1, description="top_p of both turns")
     parser: str | None = Field(None, description="answer parser (default: the template's)")
     exclude_off_target: bool = Field(False, description="leave off-target paths out of the vote")
 
@@ -94,6 +99,7 @@ class CrossLingual:
         parser: answer parser name (``xprompt.answers.PARSERS``).
         exclude_off_target: leave off-target paths out of the vote.
         checker: the off-target check (``xprompt.langid.check``), None to skip.
+        guard: the off-target policy (flag, retry, rerank); None: flag with ``checker``.
     """
 
     align: Template
@@ -105,6 +111,7 @@ class CrossLingual:
     parser: str = "number"
     exclude_off_target: bool = False
     checker: LangChecker | None = None
+    guard: Guard | None = None
     name: str = "clp"
 
     @property
@@ -170,32 +177,37 @@ class CrossLingual:
                 ]
             except TemplateError as exc:
                 results[i] = failed(example, str(exc))
-        batch = [r for _, _, r in align_requests]
-        turn1 = backend.generate(batch) if batch else []
+        guard = self.guard or Guard(self.checker)
+        turn1 = guard.run(
+            backend,
+            [r for _, _, r in align_requests],
+            langs=[lang for _, lang, _ in align_requests],
+            steps=[f"align:{lang}" for _, lang, _ in align_requests],
+        )
 
         # Turn 2: every path whose turn 1 succeeded, one batched call.
         solve_requests: list[tuple[int, str, Request]] = []
-        for (i, lang, request), completion in zip(align_requests, turn1, strict=True):
-            steps[i, lang] = [
-                step_output(f"align:{lang}", request, completion, lang=lang, checker=self.checker)
-            ]
-            if not completion.ok:
-                errors[i, lang] = f"turn 1 ({lang}): {completion.error}"
+        for (i, lang, request), step in zip(align_requests, turn1, strict=True):
+            steps[i, lang] = [step]
+            if step.error is not None:
+                errors[i, lang] = f"turn 1 ({lang}): {step.error}"
                 continue
             try:
-                follow = self.solve_request(examples[i], lang, request, completion.texts[0])
+                follow = self.solve_request(examples[i], lang, request, step.texts[0])
             except TemplateError as exc:
                 errors[i, lang] = str(exc)
                 continue
             solve_requests.append((i, lang, follow))
-        batch = [r for _, _, r in solve_requests]
-        turn2 = backend.generate(batch) if batch else []
-        for (i, lang, request), completion in zip(solve_requests, turn2, strict=True):
-            steps[i, lang].append(
-                step_output(f"solve:{lang}", request, completion, lang=lang, checker=self.checker)
-            )
-            if not completion.ok:
-                errors[i, lang] = f"turn 2 ({lang}): {completion.error}"
+        turn2 = guard.run(
+            backend,
+            [r for _, _, r in solve_requests],
+            langs=[lang for _, lang, _ in solve_requests],
+            steps=[f"solve:{lang}" for _, lang, _ in solve_requests],
+        )
+        for (i, lang, _), step in zip(solve_requests, turn2, strict=True):
+            steps[i, lang].append(step)
+            if step.error is not None:
+                errors[i, lang] = f"turn 2 ({lang}): {step.error}"
 
         for i, example in enumerate(examples):
             if i not in results:
@@ -300,6 +312,7 @@ def build_cross_lingual(
         parser=answer_parser(options.parser, parts.template, name),
         exclude_off_target=options.exclude_off_target,
         checker=parts.checker,
+        guard=parts.guard,
         name=name,
     )
 

@@ -7,7 +7,8 @@ each sample is checked against the language it was asked to reason in, and
 the answers are put to a plain majority vote (ties: the earliest sample). The
 record keeps every sample, the vote, and the first sample's answer, so the
 summary reports maj@k (the accuracy) next to the single-sample baseline
-(``first_sample_accuracy``).
+(``first_sample_accuracy``). With the ``rerank`` off-target policy the
+samples are ordered on-target first before the vote, so ties prefer them.
 
 Few-shot chain-of-thought: with ``--shots K --exemplars POOL`` the pool's
 target column holds worked solutions (ending in ``Answer: N``), which the
@@ -30,8 +31,9 @@ from xprompt import answers, reasoning
 from xprompt.backends.base import Backend
 from xprompt.errors import ConfigError, TemplateError
 from xprompt.exemplars import ExemplarSelector, NotEnoughExemplars
+from xprompt.guard import Guard
 from xprompt.strategies import StrategyParts, parse_options
-from xprompt.strategies.base import LangChecker, failed, step_output
+from xprompt.strategies.base import LangChecker, failed
 from xprompt.strategies.options import answer_parser, language_code, preset_sampling
 from xprompt.templates import Template, render_as_prompt
 from xprompt.types import Example, Prediction, Request, Sampling
@@ -74,6 +76,7 @@ class SelfConsistency:
     exclude_off_target: bool = False
     prompt_format: str = "chat"
     checker: LangChecker | None = None
+    guard: Guard | None = None
     name: str = "self-consistency"
     step: str = "reason"
 
@@ -124,13 +127,13 @@ class SelfConsistency:
                 positions.append(i)
             except (TemplateError, NotEnoughExemplars) as exc:
                 results[i] = failed(example, str(exc))
-        completions = backend.generate(requests) if requests else []
-        for i, request, completion in zip(positions, requests, completions, strict=True):
+        guard = self.guard or Guard(self.checker)
+        langs = [self.path_lang(examples[i]) for i in positions]
+        steps = guard.run(backend, requests, langs=langs, steps=[self.step] * len(requests))
+        for i, step in zip(positions, steps, strict=True):
             example = examples[i]
-            lang = self.path_lang(example)
-            step = step_output(self.step, request, completion, lang=lang, checker=self.checker)
-            if not completion.ok:
-                results[i] = failed(example, completion.error or "generation failed", [step])
+            if step.error is not None:
+                results[i] = failed(example, step.error, [step])
                 continue
             verdicts = [c.verdict for c in step.checks] or [None] * len(step.texts)
             paths = [
@@ -171,4 +174,5 @@ def build(config: RunConfig, parts: StrategyParts) -> SelfConsistency:
         exclude_off_target=options.exclude_off_target,
         prompt_format=config.prompt_format,
         checker=parts.checker,
+        guard=parts.guard,
     )
