@@ -109,7 +109,7 @@ def ldp_report_command(
     from xprompt.errors import ConfigError
     from xprompt.ldp.exemplar_set import DEFAULT_DIVERSE_SET
     from xprompt.ldp.prompt import check_tag_style
-    from xprompt.ldp.report import CompareJob, compare, read_pools
+    from xprompt.ldp.report import CompareJob, compare, read_pools, read_test_rows
     from xprompt.types import Sampling
 
     quiet_engine_logs(verbose)
@@ -145,7 +145,8 @@ def ldp_report_command(
         bootstrap=bootstrap,
         overwrite=overwrite,
     )
-    read_pools(job)  # bad exemplar files fail before the engine starts
+    read_pools(job)  # bad exemplar files and a missing input fail before the engine starts
+    read_test_rows(job)
     err_console.print(
         f"[bold]xprompt ldp-report[/]: {input} -> {job.tgt}, conditions: "
         f"{', '.join(job.conditions())}",

@@ -105,6 +105,11 @@ class LDPPrompt:
                     f"template '{template.name}' reads {sorted(extra)}, which an LDP prompt "
                     f"does not fill (it fills {sorted(needed)})"
                 )
+            if "text" not in template.fields or template.layout != "block":
+                raise ValueError(
+                    f"template '{template.name}' is not an LDP translation template: it needs the "
+                    "field 'text' and the block layout (pairs in one prompt)"
+                )
 
     def signature(self) -> str:
         return (

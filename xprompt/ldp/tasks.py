@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from xprompt import __version__, data, languages
-from xprompt.errors import ConfigError
+from xprompt.errors import ConfigError, DataError
 from xprompt.ldp import filters as F
 from xprompt.ldp.exemplar_set import ENGLISH, created_timestamp, rejected_path
 from xprompt.ldp.synth import SynthResult, rejected_row, step_record, write_result
@@ -76,7 +76,9 @@ class TaskJob:
             )
 
     def check_output_free(self) -> None:
-        """Refuse to overwrite an existing pool unless asked."""
+        """Before any work: the input exists, and an existing pool is not overwritten unless asked."""
+        if not self.input.startswith("hf:") and not Path(self.input).is_file():
+            raise DataError(f"input file not found: {self.input}")
         for path in (Path(self.output), rejected_path(self.output)):
             if path.exists() and not self.overwrite:
                 raise ConfigError(f"{path} exists; pass --overwrite to replace it")
