@@ -34,6 +34,7 @@ def _register() -> None:
         langid_cmd,
         ldp_report_cmd,
         models_cmd,
+        project_cmd,
         run_cmd,
         score_cmd,
         serve_cmd,

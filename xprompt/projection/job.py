@@ -1,0 +1,465 @@
+"""``xprompt project`` as a file job: resumable, one record per sentence (and target language).
+
+translate-train: every input sentence x every target language is one unit;
+translate-test: every input sentence is one. Each unit gets exactly one record,
+projected or with the reason it failed (a sentence that could not be read is
+recorded with its read error). Records are appended and flushed per chunk;
+``<output>.meta.json`` names the job, so running the same command after a kill
+skips finished units, and a different job refuses to append.
+
+translate-test needs English spans: from ``english_spans`` (a JSONL/CoNLL file of
+the tagged translations, matched by id), from a ``tagger`` (``module:function``),
+or, with neither, the job only translates and writes the English sentences to
+``english_out`` for the user to tag.
+
+At the end: ``<output>.summary.json`` with status counts, failure reasons, search
+cost, span P/R/F1 against the gold spans of the input (translate-test) and the
+signature; translate-train can also write the projected training file (CoNLL, or
+JSONL by extension).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from xprompt import data, languages
+from xprompt.errors import ConfigError, ResumeError
+from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
+from xprompt.projection.markers import MarkerProjector
+from xprompt.projection.metrics import span_report
+from xprompt.projection.pipeline import (
+    Method,
+    Projector,
+    load_tagger,
+    translate_test,
+    translate_to_pivot,
+    translate_train,
+)
+from xprompt.projection.projector import CodecProjector, CodecSettings
+from xprompt.projection.records import ProjectionResult
+from xprompt.projection.spans import (
+    SentenceError,
+    Span,
+    SpanSentence,
+    parse_span_list,
+    read_span_file,
+    write_conll,
+)
+
+Direction = Literal["train", "test"]
+
+
+@dataclass
+class ProjectJob:
+    """What to project and how (validated at the CLI edge)."""
+
+    direction: Direction
+    input: str
+    output: str
+    translator: TranslatorSettings
+    method: Method = "codec"
+    codec: CodecSettings = field(default_factory=CodecSettings)
+    lang: str | None = None
+    tgts: tuple[str, ...] = ()
+    pivot: str = "eng_Latn"
+    english_spans: str | None = None
+    tagger: str | None = None
+    english_out: str | None = None
+    train_file: str | None = None
+    format: str | None = None
+    limit: int | None = None
+    chunk_size: int = 16
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("train", "test"):
+            raise ConfigError(f"direction must be train or test, got '{self.direction}'")
+        if self.method not in ("codec", "markers"):
+            raise ConfigError(f"--method must be codec or markers, got '{self.method}'")
+        if self.method == "codec" and self.translator.model == SELF:
+            raise ConfigError("CODEC needs a seq2seq MT model (forced decoding); 'self' cannot")
+        self.lang = languages.resolve(self.lang).code if self.lang else None
+        self.tgts = tuple(dict.fromkeys(languages.resolve(t).code for t in self.tgts))
+        self.pivot = languages.resolve(self.pivot).code
+        if self.direction == "train" and not self.tgts:
+            raise ConfigError("translate-train needs at least one --tgt language")
+        if self.direction == "test" and self.english_spans and self.tagger:
+            raise ConfigError("give --english-spans or --tagger, not both")
+        if self.chunk_size < 1:
+            raise ConfigError("--chunk-size must be >= 1")
+
+    @property
+    def translate_only(self) -> bool:
+        """translate-test without spans: only write the English sentences to tag."""
+        return self.direction == "test" and not self.english_spans and not self.tagger
+
+    def resume_key(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "method": self.method,
+            "translator": self.translator.identity(),
+            "codec": self.codec.signature() if self.method == "codec" else None,
+            "input": _digest(self.input),
+            "lang": self.lang,
+            "tgts": list(self.tgts),
+            "pivot": self.pivot,
+            "english_spans": _digest(self.english_spans) if self.english_spans else None,
+            "tagger": self.tagger,
+            "limit": self.limit,
+        }
+
+    def signature(self) -> str:
+        from xprompt.runner import engine_versions
+
+        how = self.codec.signature() if self.method == "codec" else "markers:easyproject[]"
+        return (
+            f"project:{self.direction}|{how}|mt:{self.translator.identity()}|"
+            f"pivot:{self.pivot}|{engine_versions()}"
+        )
+
+
+def _digest(path: str) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()[:16]
+
+
+def meta_path(output: str | os.PathLike[str]) -> Path:
+    return Path(str(output) + ".meta.json")
+
+
+def summary_path(output: str | os.PathLike[str]) -> Path:
+    return Path(str(output) + ".summary.json")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One output record to produce: a sentence (and, for translate-train, a target language)."""
+
+    index: int
+    sentence: SpanSentence | SentenceError
+    tgt: str | None
+
+
+def plan_units(job: ProjectJob) -> list[Unit]:
+    """Every unit of the job, in output order (sentence-major)."""
+    default = job.lang or ("eng_Latn" if job.direction == "train" else None)
+    sentences = read_span_file(job.input, lang=default, fmt=job.format)
+    if job.limit is not None:
+        sentences = sentences[: job.limit]
+    if job.direction == "test":
+        return [Unit(n, s, None) for n, s in enumerate(sentences)]
+    return [
+        Unit(n * len(job.tgts) + k, s, tgt)
+        for n, s in enumerate(sentences)
+        for k, tgt in enumerate(job.tgts)
+    ]
+
+
+def open_output(job: ProjectJob, units: Sequence[Unit]) -> set[int]:
+    """Check an existing output belongs to this job; return the unit indices already done."""
+    output, meta = Path(job.output), meta_path(job.output)
+    key = job.resume_key()
+    if job.overwrite:
+        for path in (output, meta, summary_path(output)):
+            path.unlink(missing_ok=True)
+    if output.exists() and output.stat().st_size > 0:
+        if not meta.exists():
+            raise ResumeError(
+                f"{output} exists but has no {meta.name}: not an xprompt projection to resume. "
+                "Choose another --output or pass --overwrite."
+            )
+        previous = json.loads(meta.read_text(encoding="utf-8")).get("resume_key", {})
+        changed = [k for k, v in key.items() if previous.get(k) != v]
+        if changed:
+            raise ResumeError(
+                f"{output} belongs to a different projection job ({', '.join(changed)} changed). "
+                "Use the same settings, another --output, or --overwrite to start again."
+            )
+    ids = {u.index: u.sentence.id for u in units}
+    done: set[int] = set()
+    for record in data.read_records(output, repair=True):
+        index = record.get("index")
+        if not isinstance(index, int) or ids.get(index) != record.get("id"):
+            raise ResumeError(
+                f"{output}: record {record.get('id')!r} at index {index} does not match the input; "
+                "use --overwrite to start again."
+            )
+        done.add(index)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = meta.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps({"signature": job.signature(), "resume_key": key}, indent=2), encoding="utf-8"
+    )
+    os.replace(tmp, meta)
+    return done
+
+
+def read_english(path: str, pivot: str) -> dict[str, tuple[str, tuple[Span, ...]] | str]:
+    """Tagged English sentences by id (a bad one maps to its error text)."""
+    out: dict[str, tuple[str, tuple[Span, ...]] | str] = {}
+    for item in read_span_file(path, lang=pivot):
+        if isinstance(item, SentenceError):
+            out[item.id] = f"English spans file: {item.error}"
+        else:
+            out[item.id] = (item.text, item.spans)
+    return out
+
+
+@dataclass
+class ProjectResult:
+    """What a projection job did, from the whole output file."""
+
+    summary: dict[str, Any]
+    rows_this_session: int = 0
+    elapsed_s: float = 0.0
+    english_out: str | None = None
+
+
+class _Worker:
+    """Builds the translator and projector once, then projects chunks of units."""
+
+    def __init__(self, job: ProjectJob) -> None:
+        self.job = job
+        self.translator = build_translator(job.translator)
+        inner = getattr(self.translator, "inner", self.translator)
+        self.projector: Projector
+        if job.method == "markers":
+            self.projector = MarkerProjector(self.translator)
+        else:
+            if not hasattr(inner, "forced_scores"):
+                raise ConfigError("CODEC needs a seq2seq MT model with forced decoding")
+            self.projector = CodecProjector(inner, job.codec, mt=self.translator)
+        self.english = read_english(job.english_spans, job.pivot) if job.english_spans else None
+        self.tagger = load_tagger(job.tagger) if job.tagger else None
+
+    def close(self) -> None:
+        self.translator.close()
+
+    def run(self, chunk: Sequence[Unit]) -> list[dict[str, Any]]:
+        good = [u for u in chunk if isinstance(u.sentence, SpanSentence)]
+        results: dict[int, ProjectionResult] = {}
+        extra: dict[int, dict[str, Any]] = {}
+        if self.job.direction == "train":
+            for tgt in self.job.tgts:
+                group = [u for u in good if u.tgt == tgt]
+                sentences = [u.sentence for u in group]
+                for unit, result in zip(
+                    group,
+                    translate_train(sentences, tgt, self.projector, self.translator),  # type: ignore[arg-type]
+                    strict=True,
+                ):
+                    results[unit.index] = result
+        else:
+            english = self._english(good, extra)
+            sentences = [u.sentence for u in good]
+            for unit, result in zip(
+                good,
+                translate_test(sentences, english, self.projector, self.job.pivot),  # type: ignore[arg-type]
+                strict=True,
+            ):
+                results[unit.index] = result
+        return [make_record(u, results.get(u.index), extra.get(u.index), self.job) for u in chunk]
+
+    def _english(
+        self, units: Sequence[Unit], extra: dict[int, dict[str, Any]]
+    ) -> list[tuple[str, tuple[Span, ...]] | str]:
+        if self.english is not None:
+            out: list[tuple[str, tuple[Span, ...]] | str] = []
+            for unit in units:
+                found = self.english.get(unit.sentence.id)
+                out.append(
+                    found
+                    if found is not None
+                    else f"no English spans for id '{unit.sentence.id}' in {self.job.english_spans}"
+                )
+            return out
+        assert self.tagger is not None
+        translations = translate_to_pivot(
+            [u.sentence for u in units],  # type: ignore[misc]
+            self.translator,
+            self.job.pivot,
+        )
+        texts = [t.text or "" for t in translations]
+        tagged = self.tagger([t for t in texts if t])
+        spans_of = iter(tagged)
+        out = []
+        for unit, translation, text in zip(units, translations, texts, strict=True):
+            if not translation.ok or not text:
+                out.append(f"translation to {self.job.pivot} failed: {translation.error}")
+                continue
+            out.append((text, tuple(next(spans_of))))
+            extra[unit.index] = {"english_translation": text}
+        return out
+
+
+def make_record(
+    unit: Unit,
+    result: ProjectionResult | None,
+    extra: dict[str, Any] | None,
+    job: ProjectJob,
+) -> dict[str, Any]:
+    """The output record of one unit (a read error or a projection result)."""
+    sentence = unit.sentence
+    record: dict[str, Any] = {
+        "index": unit.index,
+        "id": sentence.id,
+        "method": job.method,
+        "direction": job.direction,
+    }
+    if job.direction == "train":
+        record["src"] = sentence.lang
+        record["tgt"] = unit.tgt
+    else:
+        record["lang"] = sentence.lang
+    if isinstance(sentence, SentenceError):
+        record.update(
+            {"source": {"text": sentence.text}, "text": None, "spans": [], "status": "failed"}
+        )
+        record["reason"] = f"input: {sentence.error}"
+        return record
+    if job.direction == "train":
+        record["source"] = {"text": sentence.text, "spans": sentence.span_dicts()}
+    else:
+        record["original"] = sentence.text
+        record["gold"] = sentence.span_dicts()
+    assert result is not None
+    record.update(result.to_dict())
+    if extra:
+        record.update(extra)
+    return record
+
+
+def execute(
+    job: ProjectJob,
+    *,
+    on_start: Callable[[int, int], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> ProjectResult:
+    """Run the pending units (or, translate-test without spans, write the English to tag)."""
+    units = plan_units(job)
+    if job.translate_only:
+        return _translate_only(job, units)
+    done = open_output(job, units)
+    pending = [u for u in units if u.index not in done]
+    if on_start is not None:
+        on_start(len(units), len(done))
+    started = time.perf_counter()
+    worker = _Worker(job) if pending else None
+    try:
+        with data.RecordWriter(job.output) as writer:
+            for start in range(0, len(pending), job.chunk_size):
+                chunk = pending[start : start + job.chunk_size]
+                assert worker is not None
+                writer.write_many(worker.run(chunk))
+                if on_rows is not None:
+                    on_rows(len(chunk))
+    finally:
+        if worker is not None:
+            worker.close()
+    summary = summarize(data.read_records(job.output), signature=job.signature())
+    if job.train_file:
+        summary["train_file"] = {"path": job.train_file, "sentences": write_train_file(job)}
+    summary_path(job.output).write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return ProjectResult(summary, len(pending), time.perf_counter() - started)
+
+
+def _translate_only(job: ProjectJob, units: Sequence[Unit]) -> ProjectResult:
+    target = job.english_out or str(job.output) + ".english.jsonl"
+    good = [u for u in units if isinstance(u.sentence, SpanSentence)]
+    translator = build_translator(job.translator)
+    try:
+        translations = translate_to_pivot([u.sentence for u in good], translator, job.pivot)  # type: ignore[misc]
+    finally:
+        translator.close()
+    rows = []
+    for unit, translation in zip(good, translations, strict=True):
+        row: dict[str, Any] = {"id": unit.sentence.id, "lang": job.pivot, "text": translation.text}
+        row["spans"] = []
+        if not translation.ok:
+            row["error"] = translation.error
+        rows.append(row)
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    Path(target).write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    bad = len(units) - len(good)
+    return ProjectResult(
+        {"translated": len(rows), "unreadable": bad, "english_out": target},
+        english_out=target,
+    )
+
+
+def summarize(records: Sequence[dict[str, Any]], *, signature: str = "") -> dict[str, Any]:
+    """Status counts, failure reasons, search cost and (with gold spans) P/R/F1 of saved records."""
+    statuses = Counter(r.get("status", "failed") for r in records)
+    reasons = Counter(
+        (r.get("reason") or "unknown")[:120] for r in records if r.get("status") != "projected"
+    )
+    problems = Counter(
+        r["stats"]["marker_problem"]
+        for r in records
+        if (r.get("stats") or {}).get("marker_problem")
+    )
+    calls = [r["stats"]["calls"] for r in records if "calls" in (r.get("stats") or {})]
+    sequences = [r["stats"]["sequences"] for r in records if "sequences" in (r.get("stats") or {})]
+    summary: dict[str, Any] = {
+        "units": len(records),
+        "status": {k: statuses.get(k, 0) for k in ("projected", "partial", "failed")},
+        "failure_reasons": dict(reasons.most_common(10)),
+        "signature": signature,
+    }
+    if problems:
+        summary["marker_problems"] = dict(problems)
+    if calls:
+        summary["search"] = {
+            "sentences_searched": len(calls),
+            "calls_per_sentence": round(sum(calls) / len(calls), 2),
+            "sequences_per_sentence": round(sum(sequences) / len(sequences), 2),
+        }
+    scored = [r for r in records if "gold" in r]
+    if scored:
+        summary["spans"] = span_report(
+            (
+                r.get("lang") or "und",
+                parse_span_list(r["gold"], r.get("original") or ""),
+                parse_span_list(r.get("spans") or [], r.get("text") or ""),
+            )
+            for r in scored
+        ).to_dict()
+    return summary
+
+
+def write_train_file(job: ProjectJob) -> int:
+    """Write the fully projected translate-train sentences (CoNLL, or JSONL by extension)."""
+    assert job.train_file is not None
+    records = [r for r in data.read_records(job.output) if r.get("status") == "projected"]
+    rows = []
+    for r in records:
+        spans = parse_span_list(r["spans"], r["text"])
+        ordered = sorted(spans)
+        if any(a.overlaps(b) for a, b in itertools.pairwise(ordered)):
+            continue  # nested spans (of different types) have no BIO form
+        rows.append((f"{r['id']}-{r['tgt']}", r["tgt"], r["text"], spans))
+    if Path(job.train_file).suffix.lower() in (".jsonl", ".json"):
+        Path(job.train_file).parent.mkdir(parents=True, exist_ok=True)
+        with open(job.train_file, "w", encoding="utf-8") as handle:
+            for row_id, lang, text, spans in rows:
+                payload = {"id": row_id, "lang": lang, "text": text}
+                payload["spans"] = [s.to_dict(text) for s in spans]
+                handle.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        return len(rows)
+    return write_conll(job.train_file, rows)
