@@ -46,4 +46,15 @@ fi
 
 echo "[setup] installing xprompt (editable) with dev and serve extras"
 "${PIP[@]}" -e ".[dev,serve]"
+
+# Headless Chromium for the chat page's browser test (the test skips, saying why, without it).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing chromium (browser test of the chat page)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+      || echo "[setup] could not install chromium: the browser test will be skipped"
+  else
+    echo "[setup] chromium not found: install it (apt-get install chromium) to run the browser test"
+  fi
+fi
 "$VENV/bin/python" -c "import vllm, transformers, xprompt; print('[setup] ok: vllm', vllm.__version__, '| transformers', transformers.__version__, '| xprompt', xprompt.__version__)"

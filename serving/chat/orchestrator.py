@@ -65,6 +65,10 @@ class ReplyRejected(Exception):
     """The engine refused the request itself (it does not fit, invalid parameters)."""
 
 
+class ReplyTimeout(Exception):
+    """The reply was not finished by its deadline (its attempts are aborted)."""
+
+
 @dataclass
 class Attempt:
     """One engine request serving some choices (sample ``i`` serves ``choices[i]``)."""
@@ -138,6 +142,8 @@ class ReplyRun:
         request_id: unique id; attempts are ``<request_id>-<k>``.
         stream: streamed (guard after ``hold_letters`` letters) or not (guard on the full text).
         hold_letters: letters held back before the first check when streaming (0: no hold).
+        timeout_s: the whole reply must be done this many seconds after :meth:`events` starts
+            (one timer per request, not one per event).
     """
 
     def __init__(
@@ -153,6 +159,7 @@ class ReplyRun:
         request_id: str,
         stream: bool,
         hold_letters: int,
+        timeout_s: float | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -164,6 +171,7 @@ class ReplyRun:
         self.request_id = request_id
         self.stream = stream
         self.hold_letters = hold_letters
+        self.timeout_s = timeout_s
         self.attempts: list[Attempt] = []
         self.choices = [ChoiceState(i, current=0) for i in range(sampling.n)]
         self._queue: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
@@ -185,6 +193,11 @@ class ReplyRun:
     async def events(self) -> AsyncIterator[Event]:
         """Events for the client, in order; raises ReplyRejected / the engine's errors."""
         ready = False
+        watchdog = None
+        if self.timeout_s is not None:
+            watchdog = asyncio.get_running_loop().call_later(
+                self.timeout_s, self._queue.put_nowait, ("timeout", -1, None)
+            )
         try:
             self._launch(self.plan.first_attempt, tuple(range(self.sampling.n)), self.sampling)
             if self.stream and (self.hold_letters == 0 or not self.plan.check):
@@ -197,6 +210,8 @@ class ReplyRun:
                 if all(c.phase == "done" for c in self.choices):
                     return
                 kind, no, payload = await self._queue.get()
+                if kind == "timeout":
+                    raise ReplyTimeout(f"not finished within {self.timeout_s:g} s")
                 if kind == "crash":
                     raise payload
                 if kind == "ended":
@@ -205,6 +220,8 @@ class ReplyRun:
                 for event in self._on_snapshot(self.attempts[no], payload):
                     yield event
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             await self._cancel_all()
 
     def _request(self, no: int, kind: AttemptKind, sampling: Sampling) -> Request:

@@ -15,7 +15,6 @@ language is reported in the response's ``xprompt`` object and in
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -31,14 +30,12 @@ from serving.chat.orchestrator import (
     ReadyEvent,
     ReplyRejected,
     ReplyRun,
+    ReplyTimeout,
 )
 from serving.chat.protocol import (
     ChatCompletion,
-    ChatCompletionChunk,
     ChatCompletionRequest,
     Choice,
-    ChunkChoice,
-    Delta,
     ResponseMessage,
     Usage,
 )
@@ -104,9 +101,9 @@ class ChatService:
             request_id=request_id,
             stream=body.stream,
             hold_letters=hold,
+            timeout_s=state.config.limits.request_timeout_s,
         )
-        timeout_s = state.config.limits.request_timeout_s
-        context = _Context(request_id, state.model_name, reply, body, run, access, timeout_s)
+        context = _Context(request_id, state.model_name, reply, body, run, access)
         if body.stream:
             return await self._stream(context)
         return await self._complete(context)
@@ -248,15 +245,9 @@ class ChatService:
     ) -> AsyncIterator[str]:
         n = ctx.run.sampling.n
         finished = 0
+        chunks = ChunkWriter(ctx.request_id, ctx.created, ctx.model, ctx.fingerprint)
         try:
-            yield _sse(
-                ctx.chunk(
-                    [
-                        ChunkChoice(index=i, delta=Delta(role="assistant", content=""))
-                        for i in range(n)
-                    ]
-                )
-            )
+            yield chunks.write([_choice(i, {"role": "assistant", "content": ""}) for i in range(n)])
             pending = list(held)
             while True:
                 if pending:
@@ -270,25 +261,14 @@ class ChatService:
                 if event is None:
                     break
                 if isinstance(event, DeltaEvent):
-                    yield _sse(
-                        ctx.chunk([ChunkChoice(index=event.index, delta=Delta(content=event.text))])
-                    )
+                    yield chunks.write([_choice(event.index, {"content": event.text})])
                 elif isinstance(event, FinishEvent):
                     finished += 1
                     extension = self._outcome(ctx) if finished == n else None
-                    yield _sse(
-                        ctx.chunk(
-                            [
-                                ChunkChoice(
-                                    index=event.index, delta=Delta(), finish_reason=event.reason
-                                )
-                            ],
-                            xprompt=extension,
-                        )
-                    )
+                    yield chunks.write([_choice(event.index, {}, event.reason)], xprompt=extension)
             options = ctx.body.stream_options
             if options is not None and options.include_usage:
-                yield _sse(ctx.chunk([], usage=ctx.usage()))
+                yield chunks.write([], usage=ctx.usage().model_dump())
             yield "data: [DONE]\n\n"
         finally:
             await events.aclose()
@@ -353,7 +333,6 @@ class _Context:
         body: ChatCompletionRequest,
         run: ReplyRun,
         access: dict[str, Any],
-        timeout_s: float,
     ) -> None:
         self.request_id = request_id
         self.model = model
@@ -361,23 +340,20 @@ class _Context:
         self.body = body
         self.run = run
         self.access = access
-        self.timeout_s = timeout_s
-        self.deadline = asyncio.get_running_loop().time() + timeout_s
         self.created = int(time.time())
         self.fingerprint = "xprompt-" + uuid.uuid5(uuid.NAMESPACE_URL, model).hex[:8]
         self.recorded = False
 
     async def next_event(self, events: AsyncIterator[Event]) -> Event | None:
-        """The next event before the deadline; None at the end. Maps failures to ApiError."""
+        """The next event; None at the end. Maps failures to ApiError."""
         try:
-            async with asyncio.timeout_at(self.deadline):
-                return await anext(events)
+            return await anext(events)
         except StopAsyncIteration:
             return None
-        except TimeoutError:
+        except ReplyTimeout:
             raise ApiError(
                 504,
-                f"the reply did not finish within {self.timeout_s:.0f} s (limits.request_timeout_s)",
+                f"the reply did not finish within {self.run.timeout_s:g} s (limits.request_timeout_s)",
                 code="timeout",
             ) from None
         except ReplyRejected as exc:
@@ -387,23 +363,6 @@ class _Context:
         except BackendError as exc:
             raise ApiError(502, exc.message, code="engine_error") from None
 
-    def chunk(
-        self,
-        choices: list[ChunkChoice],
-        *,
-        usage: Usage | None = None,
-        xprompt: dict[str, Any] | None = None,
-    ) -> ChatCompletionChunk:
-        return ChatCompletionChunk(
-            id=self.request_id,
-            created=self.created,
-            model=self.model,
-            choices=choices,
-            usage=usage,
-            system_fingerprint=self.fingerprint,
-            xprompt=xprompt,
-        )
-
     def usage(self) -> Usage:
         prompt, completion = self.run.prompt_tokens, self.run.completion_tokens
         return Usage(
@@ -411,12 +370,44 @@ class _Context:
         )
 
 
-def _sse(chunk: ChatCompletionChunk) -> str:
-    payload = chunk.model_dump(exclude_none=True)
-    for choice in payload["choices"]:
-        choice.setdefault("finish_reason", None)
-        choice.setdefault("logprobs", None)
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+class ChunkWriter:
+    """Server-sent events of one streamed response, in the :class:`ChatCompletionChunk` shape.
+
+    Built by hand rather than through the pydantic model: this runs once per
+    token, and the fixed fields are the same for every chunk of a response.
+    (``test_serve_replies`` validates the events against the model.)
+    """
+
+    def __init__(self, request_id: str, created: int, model: str, fingerprint: str) -> None:
+        self.fixed = {
+            "id": request_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+        }
+        self.fingerprint = fingerprint
+
+    def write(
+        self,
+        choices: list[dict[str, Any]],
+        *,
+        usage: dict[str, Any] | None = None,
+        xprompt: dict[str, Any] | None = None,
+    ) -> str:
+        chunk: dict[str, Any] = {
+            **self.fixed,
+            "choices": choices,
+            "system_fingerprint": self.fingerprint,
+        }
+        if usage is not None:
+            chunk["usage"] = usage
+        if xprompt is not None:
+            chunk["xprompt"] = xprompt
+        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+
+
+def _choice(index: int, delta: dict[str, str], finish_reason: str | None = None) -> dict[str, Any]:
+    return {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
 
 
 def _sse_error(status: int, message: str, code: str | None) -> str:

@@ -12,6 +12,7 @@ import json
 from serve_helpers import ENGLISH, HAUSA, HAUSA_2, firm, pivot, running_app
 
 from serving.chat.orchestrator import DeltaEvent, ReplyRun
+from serving.chat.protocol import ChatCompletionChunk
 from serving.config import PolicyConfig, ServeConfig
 from serving.policy import LanguagePolicy
 from serving.testing import ScriptedChatEngine
@@ -54,10 +55,13 @@ def weak_hausa(**policy) -> ServeConfig:
 
 
 def sse_events(text: str) -> list[dict]:
+    """The JSON events of a stream, each checked against the chunk model of the protocol."""
     out = []
     for block in text.split("\n\n"):
         if block.startswith("data: ") and block != "data: [DONE]":
-            out.append(json.loads(block[6:]))
+            event = json.loads(block[6:])
+            ChatCompletionChunk.model_validate(event)
+            out.append(event)
     return out
 
 

@@ -434,6 +434,7 @@ class AsyncVLLMBackend:
         self.max_model_len: int = int(self._engine.model_config.max_model_len)
         self._chat_template = _read_chat_template(chat_template)
         self._dtype = str(self._engine.model_config.dtype).removeprefix("torch.")
+        self._ids_cache: dict[Any, list[int]] = {}
 
     @property
     def model_id(self) -> str:
@@ -479,7 +480,21 @@ class AsyncVLLMBackend:
             ) from exc
 
     def prompt_token_ids(self, request: Request) -> list[int]:
-        """Token ids of the request's full prompt (chat template applied)."""
+        """Token ids of the request's full prompt (chat template applied).
+
+        The last few results are kept: the server checks a prompt's length and then
+        submits the same prompt, and retries re-send a conversation.
+        """
+        key = request.messages if request.messages is not None else request.prompt
+        ids = self._ids_cache.get(key)
+        if ids is None:
+            ids = self._prompt_token_ids(request)
+            if len(self._ids_cache) >= 256:
+                self._ids_cache.pop(next(iter(self._ids_cache)))
+            self._ids_cache[key] = ids
+        return list(ids)
+
+    def _prompt_token_ids(self, request: Request) -> list[int]:
         if request.messages is None:
             return list(self._tokenizer(request.prompt or "", add_special_tokens=True)["input_ids"])
         conversation = [m.to_dict() for m in request.messages]
