@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import unicodedata
 
@@ -21,6 +22,9 @@ TEXT = {
     "npi_Deva": "भोलि बिहान पानी पर्न सुरु हुनुअघि हामी बदाम टिप्न खेतमा जानेछौँ।",
     "zul_Latn": "Kusasa ekuseni sizoya ensimini ukuvuna amantongomane ngaphambi kokuba lina.",
     "ewe_Latn": "Etsɔ ŋdi míayi agble me aɖaŋe azi hafi tsi nadza.",
+    "wol_Latn": "Ëllëg ci suba dinanu dem ci tool bi ngir góob gerte bi bala taw bi di tàmbali.",
+    "tir_Ethi": "ጽባሕ ንግሆ ዝናብ ከይጀመረ ኣሉ ኣራኪስ ንምእካብ ናብ ግራት ክንከይድ ኢና።",
+    "fra_Latn": "Demain matin, nous irons au champ pour récolter les arachides avant la pluie.",
     "eng_Latn": "Tomorrow morning we will go to the farm to harvest groundnuts before the rain starts.",
 }
 ENGLISH_2 = "The committee will publish its final report on the new water project next week."
@@ -194,22 +198,91 @@ def test_strict_mode_adds_a_second_opinion() -> None:
     pytest.importorskip("pycld2")
     strict = make_checker(LangidConfig(mode="strict"))
     assert "pycld2@" in strict.signature()
-    # Tigrinya: py3langid cannot name it, so only pycld2 decides.
-    assert strict.can_name("tir_Ethi") == ("pycld2",)
-    assert make_checker().can_name("tir_Ethi") == ()
-    tigrinya = "ጽባሕ ንግሆ ዝናብ ከይጀመረ ኣሉ ኣራኪስ ንምእካብ ናብ ግራት ክንከይድ ኢና።"
+    # Tigrinya: py3langid cannot name it, so only pycld2 decides (default mode: as the fallback).
+    assert strict.can_name("tir_Ethi") == ("pycld2",) and not strict.by_fallback("tir_Ethi")
+    tigrinya = TEXT["tir_Ethi"]
     amharic_prompt = strict.check(tigrinya, "amh_Ethi")
     assert amharic_prompt.verdict == "off" and amharic_prompt.detected == "tir_Ethi"
     assert amharic_prompt.rule.startswith("strict:")
-    assert make_checker().check(tigrinya, "amh_Ethi").verdict == "on"  # default cannot tell
+    # Default mode: py3langid can name Amharic, so it decides alone and cannot tell (no second opinion).
+    assert make_checker().check(tigrinya, "amh_Ethi").verdict == "on"
     for lang in ("hau_Latn", "swh_Latn", "amh_Ethi"):
         assert strict.check(TEXT[lang], lang).verdict == "on"
 
 
 def test_strict_mode_without_pycld2_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pycld2", None)
-    with pytest.raises(DependencyMissingError, match=r"xprompt\[strict\]"):
+    with pytest.raises(
+        DependencyMissingError, match=r"pycld2 cannot be imported.*pip install pycld2"
+    ):
         make_checker(LangidConfig(mode="strict"))
+
+
+def test_default_mode_falls_back_to_pycld2_where_py3langid_cannot_name_the_target(checker) -> None:
+    # Wolof and Tigrinya: py3langid cannot name them, pycld2 can: it decides, alone.
+    for lang in ("wol_Latn", "tir_Ethi"):
+        assert checker.can_name(lang) == ("pycld2",) and checker.by_fallback(lang)
+        own = checker.check(TEXT[lang], lang)
+        assert (own.verdict, own.detected, own.rule) == ("on", lang, "pycld2-fallback")
+        english = checker.check(TEXT["eng_Latn"], lang)
+        rule = "pycld2-fallback" if lang == "wol_Latn" else "script"  # Latin for Ethiopic
+        assert (english.verdict, english.detected, english.rule) == ("off", "eng_Latn", rule)
+    # Related-language output, "uncertain" before the fallback, is now caught.
+    french = checker.check(TEXT["fra_Latn"], "wol_Latn")
+    assert (french.verdict, french.detected, french.rule) == ("off", "fra_Latn", "pycld2-fallback")
+    assert french.confidence >= 0.9 and french.off_share == 1.0
+    amharic = checker.check(TEXT["amh_Ethi"], "tir_Ethi")
+    assert (amharic.verdict, amharic.detected, amharic.rule) == (
+        "off",
+        "amh_Ethi",
+        "pycld2-fallback",
+    )
+    # Clusters still apply: Kinyarwanda for a Rundi prompt is a sibling, not a false alarm.
+    kinyarwanda = (
+        "Ejo mu gitondo tuzajya mu murima gusarura ubunyobwa mbere y'uko imvura itangira kugwa."
+    )
+    sibling = checker.check(kinyarwanda, "run_Latn")
+    assert (sibling.verdict, sibling.rule) == ("uncertain", "pycld2-fallback:confusable")
+    # A fallback, not a second opinion: where py3langid can name the target, it alone decides.
+    assert checker.can_name("hau_Latn") == ("py3langid",) and not checker.by_fallback("hau_Latn")
+    assert checker.check(TEXT["hau_Latn"], "hau_Latn").rule == "py3langid"
+    # Neither knows Ewe: still the pivot rule, never a guess.
+    assert checker.can_name("ewe_Latn") == ()
+    assert checker.check(TEXT["hau_Latn"], "ewe_Latn").rule == "unsupported-target"
+    # Deterministic, and recorded in the run signature.
+    again = [checker.check(TEXT["fra_Latn"], "wol_Latn") for _ in range(3)]
+    assert all(r == french for r in again)
+    assert ",fallback=pycld2@" in checker.signature()
+
+
+def test_default_mode_without_pycld2_degrades_with_a_clear_rule(monkeypatch, caplog) -> None:
+    monkeypatch.setitem(sys.modules, "pycld2", None)
+    monkeypatch.setattr(langid, "_warned", set())
+    with caplog.at_level(logging.WARNING, logger="xprompt.langid"):
+        degraded = make_checker()
+    assert "pycld2 unavailable" in caplog.text and "pip install pycld2" in caplog.text
+    assert degraded.fallbacks == () and degraded.missing_fallbacks == ("pycld2",)
+    assert ",fallback=pycld2-missing," in degraded.signature()
+    assert degraded.can_name("wol_Latn") == ()
+    # The old behaviour: only the pivot rule for Wolof, and the rule says why.
+    french = degraded.check(TEXT["fra_Latn"], "wol_Latn")
+    assert (french.verdict, french.detected, french.rule) == (
+        "uncertain",
+        "und",
+        "unsupported-target:pycld2-missing",
+    )
+    english = degraded.check(TEXT["eng_Latn"], "wol_Latn")
+    assert (english.verdict, english.rule) == ("off", "pivot:py3langid")
+    assert degraded.check(TEXT["hau_Latn"], "hau_Latn").verdict == "on"
+
+
+def test_explicit_detectors_get_no_fallback() -> None:
+    only = make_checker(LangidConfig(detectors=["py3langid"]))
+    assert only.fallbacks == () and only.can_name("wol_Latn") == ()
+    assert "fallback" not in only.signature()
+    result = only.check(TEXT["fra_Latn"], "wol_Latn")
+    assert (result.verdict, result.rule) == ("uncertain", "unsupported-target")
+    assert make_checker(LangidConfig(mode="strict")).fallbacks == ()
 
 
 def test_langdetect_is_seeded_and_never_decides_for_languages_it_lacks() -> None:

@@ -94,6 +94,7 @@ def test_identify_and_coverage(tmp_path: Path, capsys) -> None:
     code, _, err = run_cli(["langid", "coverage", "hau", "ewe", "Tigrinya"], capsys)
     assert code == 0
     assert "py3langid" in err and "no detector knows it" in err
+    assert "pycld2" in err and "fallback" in err  # Tigrinya: py3langid cannot name it
 
 
 def corpus_files(tmp_path: Path) -> list[str]:

@@ -35,7 +35,11 @@ LANGID = "Language ID"
 
 ModeOption = Annotated[
     str,
-    typer.Option("--mode", help="default (py3langid) or strict (+ pycld2)", rich_help_panel=LANGID),
+    typer.Option(
+        "--mode",
+        help="default (py3langid, pycld2 as fallback) or strict (+ pycld2 second opinion)",
+        rich_help_panel=LANGID,
+    ),
 ]
 DetectorOption = Annotated[
     list[str] | None,
@@ -378,7 +382,9 @@ def coverage_command(
         deciders = checker.can_name(language.code)
         if deciders:
             how = "script layer, then statistical ID"
-            if checker.mode == "strict" and len(deciders) > 1:
+            if checker.by_fallback(language.code):
+                how += " (fallback: no main detector can name it)"
+            elif checker.mode == "strict" and len(deciders) > 1:
                 how += " with a second opinion"
         else:
             pivots = ", ".join(checker.pivots)

@@ -217,7 +217,8 @@ def run_command(
     langid_mode: Annotated[
         str | None,
         typer.Option(
-            help="default (py3langid) | strict (+ pycld2 second opinion)", rich_help_panel=GUARD
+            help="default (py3langid, pycld2 as fallback) | strict (+ pycld2 second opinion)",
+            rich_help_panel=GUARD,
         ),
     ] = None,
     langid_model: Annotated[

@@ -11,11 +11,13 @@ sentences, and for each sentence:
    decide (default mode: the first of them; strict mode: all of them, any
    confident "other language" makes the sentence off-target). A detected
    language that folds into the expected one (``sw`` for ``swh_Latn``) is on
-   target; one in the target's confusable cluster is ``uncertain``.
-4. **Pivot rule**: if no detector can name the expected language (Ewe, Shan),
-   the only question asked is whether the sentence is in a pivot language
-   (English by default), which detectors know well. Anything else is
-   ``uncertain``: a detector's look-alike answer is never used.
+   target; one in the target's confusable cluster is ``uncertain``. When none
+   of them can name it, a *fallback* detector that can (default mode: pycld2,
+   for Wolof, Tigrinya, Rundi) decides alone; its rules read ``pycld2-fallback``.
+4. **Pivot rule**: if no detector (fallbacks included) can name the expected
+   language (Ewe, Shan), the only question asked is whether the sentence is
+   in a pivot language (English by default), which detectors know well.
+   Anything else is ``uncertain``: a detector's look-alike answer is never used.
 
 The text's verdict aggregates its sentences by letters: ``off`` when at least
 ``off_share`` of its letters are in off-target sentences, ``on`` when at least
@@ -49,6 +51,7 @@ class _Target:
     counter: scripts.ScriptCounter
     deciders: tuple[Detector, ...]  # detectors that can name the language, in order
     pivot_detector: Detector | None
+    fallback: bool = False  # deciders are fallback detectors (none of the main ones can name it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,11 @@ class Checker:
 
     Args:
         detectors: statistical identifiers, in order of preference.
+        fallbacks: detectors that decide (alone, first that can) only for targets none of
+            ``detectors`` can name; their rules carry the suffix ``-fallback``. A detector
+            that cannot name the target is never asked, so its look-alike answers are never used.
+        missing_fallbacks: names of fallbacks wanted but not importable; the pivot rule's
+            ``uncertain`` then reads ``unsupported-target:<name>-missing``.
         mode: ``default`` (the first detector that can name the target decides) or
             ``strict`` (later detectors that can name it give second opinions, see
             ``_second_opinions``).
@@ -122,6 +130,8 @@ class Checker:
     """
 
     detectors: tuple[Detector, ...]
+    fallbacks: tuple[Detector, ...] = ()
+    missing_fallbacks: tuple[str, ...] = ()
     mode: Mode = "default"
     equivalence: Equivalence = field(default_factory=Equivalence.build)
     pivots: tuple[str, ...] = ("eng_Latn",)
@@ -198,8 +208,13 @@ class Checker:
 
     def signature(self) -> str:
         """Every setting that can change a verdict, as a short stable string."""
+        fallback = ""
+        if self.fallbacks or self.missing_fallbacks:
+            names = [d.signature() for d in self.fallbacks]
+            names += [f"{name}-missing" for name in self.missing_fallbacks]
+            fallback = f",fallback={'+'.join(names)}"
         return (
-            f"langid({'+'.join(d.signature() for d in self.detectors)},mode={self.mode},"
+            f"langid({'+'.join(d.signature() for d in self.detectors)},mode={self.mode}{fallback},"
             f"pivots={'+'.join(self.pivots)},min={self.min_letters},conf={self.off_confidence:g},"
             f"pivot_conf={self.pivot_confidence:g},share={self.off_share:g},"
             f"script_min={self.min_script_letters},copy={self.copy_threshold:g},"
@@ -207,8 +222,15 @@ class Checker:
         )
 
     def can_name(self, expected: str) -> tuple[str, ...]:
-        """Names of the detectors that can name language ``expected`` (empty: pivot rule only)."""
+        """Names of the detectors that decide for language ``expected`` (empty: pivot rule only).
+
+        A fallback detector is named when it is the one deciding (see :meth:`by_fallback`).
+        """
         return tuple(d.name for d in self._target(expected).deciders)
+
+    def by_fallback(self, expected: str) -> bool:
+        """Whether a fallback detector decides for ``expected`` (no main detector can name it)."""
+        return self._target(expected).fallback
 
     # -- layers -----------------------------------------------------------------------
 
@@ -218,11 +240,15 @@ class Checker:
             code = languages.resolve(expected).code
             key = language_key(code)
             deciders = tuple(d for d in self.detectors if key in d.keys)
+            fallback = False
+            if not deciders:
+                deciders = tuple(d for d in self.fallbacks if key in d.keys)[:1]
+                fallback = bool(deciders)
             pivot_keys = {language_key(p) for p in self.pivots}
             pivot = next((d for d in self.detectors if pivot_keys & d.keys), None)
             allowed = scripts.members(self.equivalence.scripts(code))
             counter = scripts.ScriptCounter(allowed)
-            target = _Target(code, key, allowed, counter, deciders, pivot)
+            target = _Target(code, key, allowed, counter, deciders, pivot, fallback)
             self._targets[expected] = target
         return target
 
@@ -236,19 +262,26 @@ class Checker:
         if not target.deciders:
             return self._pivot_rule(seg, target)
         primary = target.deciders[0]
+        if target.fallback:
+            vote = self._vote(primary, seg.text, target, f"{primary.name}-fallback")
+            return _Seg(seg, vote.detected, vote.confidence, vote.verdict, vote.rule)
         vote = self._vote(primary, seg.text, target)
         if self.mode == "strict":
             vote = self._second_opinions(vote, primary, seg.text, target)
         return _Seg(seg, vote.detected, vote.confidence, vote.verdict, vote.rule)
 
-    def _vote(self, detector: Detector, text: str, target: _Target) -> _Vote:
+    def _vote(
+        self, detector: Detector, text: str, target: _Target, name: str | None = None
+    ) -> _Vote:
         """One detector's verdict. Off needs ``off_confidence`` that the text is *not* the target.
+
+        ``name``: what the rules call the detector (default: its name).
 
         That is 1 - P(target), not the winner's probability: Spanish output for
         a Quechua prompt may be only 45% "Spanish" but 0% Quechua, while correct
         Xhosa text that a detector calls Zulu usually keeps a fair share of Xhosa.
         """
-        name = detector.name
+        name = name or detector.name
         found = detector.detect(text)
         if found.code is not None and language_key(found.code) == target.key:
             return _Vote(target.code, found.confidence, "on", name, found.confidence)
@@ -292,8 +325,11 @@ class Checker:
 
     def _pivot_rule(self, seg: Segment, target: _Target) -> _Seg:
         detector = target.pivot_detector
+        unsupported = "unsupported-target"
+        if self.missing_fallbacks:
+            unsupported += "".join(f":{name}-missing" for name in self.missing_fallbacks)
         if detector is None:
-            return _Seg(seg, UND, 0.0, "uncertain", "unsupported-target")
+            return _Seg(seg, UND, 0.0, "uncertain", unsupported)
         found = detector.detect(seg.text)
         pivot = next(
             (p for p in self.pivots if found.code and language_key(found.code) == language_key(p)),
@@ -307,7 +343,7 @@ class Checker:
             if p_pivot >= self.pivot_confidence:
                 return _Seg(seg, pivot, p_pivot, "off", f"pivot:{detector.name}")
         # What the detector named is not reported: for an unknown target it is a look-alike.
-        return _Seg(seg, UND, 0.0, "uncertain", "unsupported-target")
+        return _Seg(seg, UND, 0.0, "uncertain", unsupported)
 
     def _name_off_script(self, text: str, target: _Target) -> str:
         """The language of text in a foreign script, if the first detector can tell; else und_Scri."""

@@ -14,20 +14,23 @@ class LangidConfig(BaseModel):
     """How generated texts are checked for being in the right language.
 
     The defaults are the measured ones (see ``benchmarks/langid_accuracy.py``):
-    py3langid decides, full sentences only, English as the pivot.
+    py3langid decides, pycld2 decides as a fallback for the languages py3langid
+    cannot name (Wolof, Tigrinya, Rundi), full sentences only, English as the pivot.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["default", "strict"] = Field(
         "default",
-        description="default: the first detector that knows the language decides; "
-        "strict: pycld2 (extra 'strict') gives a second opinion, any confident 'other language' is off",
+        description="default: the first detector that knows the language decides, pycld2 as a "
+        "fallback for languages the others cannot name; strict: pycld2 gives a second opinion "
+        "everywhere, any confident 'other language' is off",
     )
     detectors: list[str] | None = Field(
         None,
         description="statistical identifiers in order (py3langid, pycld2, langdetect, fasttext); "
-        "default: py3langid (+ fasttext with a model, + pycld2 in strict mode)",
+        "default: py3langid (+ fasttext with a model; + pycld2 as fallback in default mode, as "
+        "second opinion in strict mode). Given explicitly, exactly these are used (no fallback)",
     )
     fasttext_model: str | None = Field(
         None, description="fastText language-ID model file (GlotLID, OpenLID) for rare languages"
@@ -79,8 +82,19 @@ class LangidConfig(BaseModel):
             raise ValueError(f"unknown detector(s) {unknown} (known: {', '.join(DETECTORS)})")
         return value
 
+    def fallback_names(self) -> list[str]:
+        """Detectors that decide only for languages none of :meth:`detector_names` can name.
+
+        Default mode with the default detectors: pycld2 (it knows Wolof, Tigrinya,
+        Rundi, which py3langid cannot name). None in strict mode (pycld2 is a
+        second opinion there) or when ``detectors`` is given explicitly.
+        """
+        if self.mode == "default" and self.detectors is None:
+            return ["pycld2"]
+        return []
+
     def detector_names(self) -> list[str]:
-        """The detectors this configuration uses, in order."""
+        """The detectors this configuration uses, in order (fallbacks not included)."""
         if self.detectors is not None:
             return list(self.detectors)
         names = ["py3langid"]

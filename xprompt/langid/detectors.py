@@ -7,14 +7,16 @@ answer means nothing.
 
 - ``py3langid`` (default): naive Bayes over byte n-grams, 140 labels, shipped in
   the PyPI package, deterministic.
-- ``pycld2`` (optional, extra ``strict``): Compact Language Detector 2, 160+
-  languages, very fast; its answers count only for languages it knows (it calls
-  much unknown text English).
+- ``pycld2`` (a dependency): Compact Language Detector 2, 160+ languages, very
+  fast; its answers count only for languages it knows (it calls much unknown
+  text English). Default mode uses it as the fallback for languages py3langid
+  cannot name, strict mode as a second opinion.
 - ``langdetect``: 55 languages, none of Hausa, Yoruba, Igbo, Amharic, ...;
   seeded (``DetectorFactory.seed = 0``) because it samples.
 - ``fasttext``: a user-supplied fastText language-ID model file (GlotLID,
   OpenLID: labels ``__label__xxx_Scrp``; lid.176: ``__label__xx``) for
-  languages no packaged detector knows. Needs the ``fasttext`` extra.
+  languages py3langid cannot name (it decides ahead of the pycld2 fallback).
+  Needs the ``fasttext`` extra.
 """
 
 from __future__ import annotations
@@ -180,10 +182,12 @@ class Cld2Detector(Detector):
     def __init__(self) -> None:
         try:
             import pycld2
-        except ImportError:
+        except ImportError as exc:
             raise DependencyMissingError(
-                "strict mode uses pycld2 as a second opinion, and it is not installed: "
-                "pip install 'xprompt[strict]' (or pycld2), or use --langid-mode default"
+                f"pycld2 cannot be imported ({exc}); it is a dependency of xprompt: "
+                "pip install pycld2 (or reinstall xprompt). Strict mode needs it as a second "
+                "opinion; default mode uses it as the fallback for languages py3langid cannot "
+                "name (Wolof, Tigrinya, Rundi) and works without it, leaving those uncertain"
             ) from None
         self._cld2 = pycld2
 
