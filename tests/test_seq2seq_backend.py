@@ -257,3 +257,35 @@ def test_bad_model_directory_and_settings_are_clear_errors(tmp_path: Path) -> No
         DecodingSettings(num_beams=0)
     with pytest.raises(ValueError, match="split"):
         DecodingSettings(split="sometimes")  # type: ignore[arg-type]
+
+
+def test_madlad_style_model_puts_the_target_tag_on_the_source() -> None:
+    from xprompt.testing.tiny_models import ensure_tiny_madlad
+
+    t5 = Seq2SeqTranslator(str(ensure_tiny_madlad()), decoding=DecodingSettings(max_new_tokens=8))
+    vocab = t5.tokenizer.get_vocab()
+    assert t5.family == "madlad" and t5.start_id == t5.pad_id
+    ids = t5.tokenize(["Sannu"])[0]
+    assert t5.source_ids(ids, "hau_Latn", "eng_Latn") == [vocab["<2en>"], *ids, t5.eos_id]
+    assert t5.decoder_prefix("eng_Latn") == [t5.pad_id], "no target tag on the output side"
+    batch = requests(topic_rows(80))[::4]
+    english = t5.translate(batch)
+    french = t5.translate([TranslationRequest(r.text, r.src, "fra_Latn") for r in batch])
+    assert all(t.ok for t in english + french)
+    assert [t.text for t in english] != [t.text for t in french], "the tag steers the output"
+    naive = Seq2SeqTranslator(
+        str(ensure_tiny_madlad()),
+        decoding=DecodingSettings(max_new_tokens=8),
+        sort_by_length=False,
+        max_batch_size=3,
+    )
+    assert [t.text for t in naive.translate(batch)] == [t.text for t in english]
+    with pytest.raises(ConfigError, match="need the target language"):
+        t5.encode(["Sannu"], "hau_Latn")
+    encoded = t5.encode(["Sannu"], "hau_Latn", "eng_Latn")
+    (only,) = t5.translate([TranslationRequest("Sannu", "hau_Latn", "eng_Latn")])
+    ids: list[int] = []
+    while len(ids) < 8 and (not ids or ids[-1] != t5.eos_id):
+        ids.append(int(t5.next_token_logprobs(encoded, [(0, ids)], "eng_Latn")[0].argmax()))
+    (scores,) = t5.forced_logprobs(encoded, [(0, ids)], "eng_Latn")
+    assert sum(scores) == pytest.approx(only.logprob, abs=1e-3) and len(ids) == only.tokens

@@ -4,8 +4,8 @@ Model names:
 
 - a local directory or hub name of an MT model (NLLB-200, M2M-100, MADLAD):
   :class:`~xprompt.backends.seq2seq.Seq2SeqTranslator`;
-- ``tiny`` / ``tiny-m2m100``: the tiny random test models (NLLB-style or
-  M2M-100-style language tokens), built locally on first use;
+- ``tiny`` / ``tiny-m2m100`` / ``tiny-madlad``: the tiny random test models
+  (NLLB-style, M2M-100-style or MADLAD-style language tokens), built locally on first use;
 - ``self``: self-translate with the run's own LLM backend
   (:class:`~xprompt.mt.self_translate.SelfTranslator`), which needs an exemplar file.
 - ``ldp``: linguistically-diverse prompts with the run's own LLM backend
@@ -31,7 +31,12 @@ if TYPE_CHECKING:
 
 SELF = "self"
 LDP = "ldp"
-TINY_MODELS = {"tiny": "nllb", "tiny-nllb": "nllb", "tiny-m2m100": "m2m100"}
+TINY_MODELS = {
+    "tiny": "nllb",
+    "tiny-nllb": "nllb",
+    "tiny-m2m100": "m2m100",
+    "tiny-madlad": "madlad",
+}
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,10 @@ def _file_digest(path: str | None) -> str:
 def resolve_mt_model(model: str) -> str:
     """The directory or hub name to load (builds a tiny test model when asked for one)."""
     if model in TINY_MODELS:
-        from xprompt.testing.tiny_models import ensure_tiny_m2m100
+        from xprompt.testing.tiny_models import ensure_tiny_m2m100, ensure_tiny_madlad
 
+        if TINY_MODELS[model] == "madlad":
+            return str(ensure_tiny_madlad())
         return str(ensure_tiny_m2m100(style=TINY_MODELS[model]))
     return model
 

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from xprompt.config import RunConfig
 
 
-class TranslateTestOptions(BaseModel):
+class Options(BaseModel):
     """Options of ``--strategy translate-test`` (``--opt KEY=VALUE``)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -345,9 +345,7 @@ class TranslateTest:
 
 def build(config: RunConfig, parts: StrategyParts) -> TranslateTest:
     """Factory used by ``xprompt run --strategy translate-test``."""
-    options: TranslateTestOptions = parse_options(
-        TranslateTestOptions, config.options, "translate-test"
-    )
+    options: Options = parse_options(Options, config.options, "translate-test")
     inner_name = canonical_name(options.inner)
     if inner_name == "translate-test":
         raise ConfigError(

@@ -282,3 +282,84 @@ def ensure_tiny_m2m100(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def build_tiny_madlad(out_dir: str | os.PathLike[str], *, seed: int = 0) -> Path:
+    """Write a tiny random-weight T5 MT model with MADLAD-400-style ``<2xx>`` target tags.
+
+    MADLAD-400 is a T5 network whose source starts with the target language's
+    tag (``<2en>``, ``<2ha>``); decoding starts from the pad token. Tags for
+    every FLORES-200 language, byte-level BPE, d_model 64, 2+2 layers.
+    """
+    import torch
+    import transformers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    from xprompt import languages
+
+    transformers.utils.logging.disable_progress_bar()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tags = sorted(
+        {languages.mt_language_tokens(c, "madlad")[0] for c in languages.flores200_codes()}
+    )
+    bpe = Tokenizer(models.BPE())
+    bpe.normalizer = normalizers.NFC()
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=1024 + len(tags),
+        special_tokens=["<pad>", "</s>", "<unk>", *tags],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(CORPUS * 4, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        additional_special_tokens=tags,
+    )
+    tokenizer.model_max_length = 1024
+    tokenizer.save_pretrained(out)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=64,
+        d_kv=32,
+        d_ff=128,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=2,
+        dropout_rate=0.0,
+        initializer_factor=8.0,  # peaked outputs: clear greedy margins
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    model = T5ForConditionalGeneration(config).eval()
+    model.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def ensure_tiny_madlad(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Path of the cached tiny MADLAD-style T5 MT model, building it first if needed."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    target = root / "models" / f"tiny-madlad-v{TINY_M2M100_VERSION}"
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tiny-madlad-", dir=target.parent))
+    try:
+        build_tiny_madlad(staging)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
