@@ -2,7 +2,8 @@
 
 ``create_app(config)`` starts the engine (and the pivot translator) when the
 application starts, inside its event loop, and shuts them down when it stops.
-Tests and embedders may pass an engine of their own instead.
+``xprompt serve`` starts them before the server (so a bad model is one clear
+error, not a failed startup) and hands them over; tests pass engines of their own.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ def create_app(
     *,
     engine: ChatEngine | None = None,
     translator: PivotTranslator | None = None,
+    owned: bool = False,
 ) -> FastAPI:
     """The chat server for ``config``; ``engine``/``translator`` given here are used, not built.
 
-    An engine passed in stays the caller's: it is not closed on shutdown.
+    What the app builds itself it also closes when it stops; an engine or translator
+    passed in stays the caller's unless ``owned`` hands it over.
     """
     holder: dict[str, Any] = {}
 
@@ -49,11 +52,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_engine = engine is None
+        own_engine = engine is None or owned
         active = build_engine(config) if engine is None else engine
         holder["engine"] = active
         active_translator = translator
-        own_translator = False
+        own_translator = translator is not None and owned
         try:
             if active_translator is None and config.policy.translator:
                 active_translator = build_translator(config.policy.translator, active)

@@ -148,14 +148,15 @@ class SelfTranslator:
 
 
 def build_translator(spec: str, engine: ChatEngine) -> PivotTranslator:
-    """The pivot translator named by ``spec``: ``self``, ``tiny-nllb``, or an MT model."""
+    """The pivot translator named by ``spec``.
+
+    ``self``: the served LLM translates. Anything else is an MT model as xprompt's
+    translator factory names them: a directory or hub name (NLLB-200, M2M-100,
+    MADLAD), or ``tiny-nllb`` / ``tiny-m2m100`` / ``tiny-madlad`` (tiny local test models).
+    """
     if spec == "self":
         return SelfTranslator(engine)
-    from xprompt.backends.seq2seq import Seq2SeqTranslator
+    from xprompt.mt.factory import TranslatorSettings
+    from xprompt.mt.factory import build_translator as build_mt
 
-    model = spec
-    if spec == "tiny-nllb":
-        from xprompt.testing.tiny_models import ensure_tiny_m2m100
-
-        model = str(ensure_tiny_m2m100(style="nllb"))
-    return BatchedTranslator(Seq2SeqTranslator(model))
+    return BatchedTranslator(build_mt(TranslatorSettings(model=spec, cache="none")))

@@ -13,21 +13,24 @@ import sys
 
 from serving.app import create_app
 from serving.config import ServeConfig
+from serving.engine import build_engine
+from serving.pivot import build_translator
 
 
 def configure_logging(verbose: bool = False) -> None:
-    """Access log lines (JSON) and server messages to stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access = logging.getLogger("xprompt.serving.access")
-    access.handlers[:] = [handler]
-    access.setLevel(logging.INFO)
-    access.propagate = False
+    """Access log lines (JSON) and server messages to stderr (idempotent)."""
+    access = logging.getLogger("xprompt.access")
     server = logging.getLogger("xprompt.serving")
-    if not server.handlers:
-        plain = logging.StreamHandler(sys.stderr)
-        plain.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        server.addHandler(plain)
+    for logger, fmt in (
+        (access, "%(message)s"),
+        (server, "%(asctime)s %(levelname)s %(name)s: %(message)s"),
+    ):
+        logger.handlers[:] = [h for h in logger.handlers if not getattr(h, "_xprompt", False)]
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(fmt))
+        handler._xprompt = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    access.setLevel(logging.INFO)
     server.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
@@ -40,7 +43,19 @@ def run(config: ServeConfig, *, verbose: bool = False) -> None:
     import uvicorn
 
     configure_logging(verbose)
-    app = create_app(config)
+    log = logging.getLogger("xprompt.serving")
+    log.info("loading the model (this takes a while) ...")
+    # vLLM's AsyncLLM may be built before the event loop exists (it binds to the loop on its
+    # first request); building it here turns a bad model or option into one clear error.
+    engine = build_engine(config)
+    try:
+        translator = (
+            build_translator(config.policy.translator, engine) if config.policy.translator else None
+        )
+    except BaseException:
+        engine.close()
+        raise
+    app = create_app(config, engine=engine, translator=translator, owned=True)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -52,14 +67,15 @@ def run(config: ServeConfig, *, verbose: bool = False) -> None:
             lifespan="on",
         )
     )
-    logging.getLogger("xprompt.serving").info(
-        "starting on http://%s:%s (engine start takes a while)", config.host, config.port
-    )
+    log.info("starting on http://%s:%s", config.host, config.port)
     # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal with the handlers it found
     # installed; these make that last step a clean exit (0) instead of death by signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _drained)
-    server.run()
+    try:
+        server.run()
+    finally:
+        engine.close()  # idempotent: normally the app's shutdown has closed it already
     if not server.started:
         from xprompt.errors import BackendError
 

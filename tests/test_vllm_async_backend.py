@@ -162,3 +162,12 @@ def test_seeded_sampling_survives_long_concurrent_prompts(loop, backend):
     results = loop.run_until_complete(go())
     assert all(c.ok for c in results)
     assert sum(c.prompt_tokens for c in results) > 2048  # more than one engine step's token budget
+
+
+def test_self_translator_runs_through_the_engine(loop, backend):
+    from serving.pivot import SelfTranslator
+
+    translation = loop.run_until_complete(
+        SelfTranslator(backend, max_tokens=16).translate("Good morning.", "eng_Latn", "hau_Latn")
+    )
+    assert translation.ok and isinstance(translation.text, str) and 1 <= translation.tokens <= 16

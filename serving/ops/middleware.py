@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from serving.errors import error_body
 from serving.ops.metrics import ServerMetrics
 
-access_log = logging.getLogger("xprompt.serving.access")
+access_log = logging.getLogger("xprompt.access")
 
 #: Routes with their own metrics label; anything else is counted as "other".
 KNOWN_PATHS = frozenset({"/", "/v1/chat/completions", "/v1/models", "/health", "/metrics"})

@@ -226,7 +226,7 @@ def test_api_keys(run_app, monkeypatch, caplog):
         out["health"] = await http.get("/health")
         return out
 
-    with caplog.at_level(logging.INFO, logger="xprompt.serving.access"):
+    with caplog.at_level(logging.INFO, logger="xprompt.access"):
         out = run_app(hausa_engine(), body, config=config)
     for name in ("missing", "wrong", "scheme", "models"):
         assert out[name].status_code == 401, name
@@ -240,11 +240,9 @@ def test_api_keys(run_app, monkeypatch, caplog):
 
 
 def test_access_log_is_json_without_message_bodies(run_app, caplog):
-    with caplog.at_level(logging.INFO, logger="xprompt.serving.access"):
+    with caplog.at_level(logging.INFO, logger="xprompt.access"):
         post_all(run_app, [chat(HAUSA, stream=True), chat(ENGLISH, temperature=-1)])
-    records = [
-        json.loads(r.getMessage()) for r in caplog.records if r.name == "xprompt.serving.access"
-    ]
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "xprompt.access"]
     assert [r["status"] for r in records] == [200, 400]
     first = records[0]
     assert first["path"] == URL and first["stream"] is True and first["lang"] == "hau_Latn"

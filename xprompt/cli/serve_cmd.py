@@ -153,4 +153,7 @@ def serve_command(
     ):
         set_path(overrides, dotted, value)
     settings = load_serve_config(config, overrides)
-    run(settings, verbose=verbose)
+    try:
+        run(settings, verbose=verbose)
+    except KeyboardInterrupt:  # while the model was still loading
+        raise typer.Exit(130) from None
