@@ -15,7 +15,7 @@ second). xprompt serve runs in three modes:
 - ``plain``: the request opts out of the language policy (``xprompt.check=false``):
   the same prompt as the bare server gets, so this is the cost of the server itself;
 - ``guard``: the policy on without retries: language instruction in the system
-  message, the start of each stream held back until 24 letters are checked, the
+  message, the start of each stream held back until 32 letters are checked, the
   final check;
 - ``policy``: the default policy (one retry with a firmer instruction when the
   reply is off-target; the random model's replies often are, so this is mostly

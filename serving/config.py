@@ -119,12 +119,17 @@ class PolicyConfig(BaseModel):
 
 
 class GuardConfig(BaseModel):
-    """The streaming guard: how much text is held back before the language is checked."""
+    """The streaming guard: how much text is held back before the language is checked.
+
+    32 letters (6-8 tokens of a real model) are enough for the checker to call an
+    English or Swahili start of a Hausa reply off-target; at 24 some related-language
+    starts are still ``uncertain``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     hold_letters: int = Field(
-        24,
+        32,
         ge=0,
         description="letters held back per choice before the first check (0: no hold, check at the end)",
     )

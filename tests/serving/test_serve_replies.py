@@ -212,7 +212,10 @@ def test_check_false_sends_the_conversation_untouched(run_app):
 
 
 def test_stream_holds_back_the_start_and_never_leaks_an_off_target_reply(run_app):
-    engine = ScriptedChatEngine(english_then_hausa, chunk_chars=3, delay_s=0.002)
+    # A long English first attempt: still generating when the retry passes the guard.
+    engine = ScriptedChatEngine(
+        lambda r: HAUSA if firm(r) else ENGLISH * 4, chunk_chars=3, delay_s=0.002
+    )
 
     async def body(http):
         return await http.post("/v1/chat/completions", json=chat(stream=True))
