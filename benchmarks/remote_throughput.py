@@ -6,7 +6,7 @@ new tokens each) through ``OpenAIBackend``:
 
 - one server at concurrency 1 (the baseline: one request in flight, no batching),
   8, 32 and 128 requests in flight;
-- both replicas, 128 in flight on each.
+- both replicas, 32 and 128 in flight on each.
 
 Settings are interleaved over ``--repeats`` rounds and the median is reported,
 all in the same run. Every setting must return exactly the baseline's
@@ -68,7 +68,11 @@ def main() -> None:
         "--concurrency", type=int, nargs="+", default=[1, 8, 32, 128], help="one server"
     )
     parser.add_argument(
-        "--replica-concurrency", type=int, default=128, help="per server, two replicas"
+        "--replica-concurrency",
+        type=int,
+        nargs="+",
+        default=[32, 128],
+        help="per server, two replicas",
     )
     args = parser.parse_args()
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
@@ -93,13 +97,10 @@ def main() -> None:
         settings: list[tuple[str, list[str], int]] = [
             (f"1 server,   concurrency {c:>3}", [servers[0].base_url], c) for c in args.concurrency
         ]
-        settings.append(
-            (
-                f"2 replicas, concurrency {args.replica_concurrency:>3} each",
-                [s.base_url for s in servers],
-                args.replica_concurrency,
-            )
-        )
+        settings += [
+            (f"2 replicas, concurrency {c:>3} each", [s.base_url for s in servers], c)
+            for c in args.replica_concurrency
+        ]
         backends = {
             name: OpenAIBackend(model, base_urls=urls, concurrency=c, timeout_s=600)
             for name, urls, c in settings
@@ -131,9 +132,7 @@ def main() -> None:
         for server in servers:
             server.stop()
 
-    base_name = settings[0][0]
-    best_single = settings[len(args.concurrency) - 1][0]
-    base = statistics.median(times[base_name])
+    base = statistics.median(times[settings[0][0]])
     print(
         f"\n{args.requests} chat requests, ~{tokens / args.requests:.0f} new tokens each, "
         f"median of {args.repeats} (completions identical in every setting)"
@@ -142,11 +141,16 @@ def main() -> None:
     for name, _, _ in settings:
         t = statistics.median(times[name])
         print(f"{name:<38}{t:>9.2f}{args.requests / t:>9.1f}{tokens / t:>9.0f}{base / t:>8.1f}x")
-    two = statistics.median(times[settings[-1][0]])
-    single = statistics.median(times[best_single])
-    print(
-        f"\ntwo replicas vs one server at concurrency {args.concurrency[-1]}: {single / two:.2f}x"
-    )
+    median = {name: statistics.median(t) for name, t in times.items()}
+    singles = {c: median[name] for name, _, c in settings[: len(args.concurrency)]}
+    best = min(singles.values())
+    print()
+    for name, _, c in settings[len(args.concurrency) :]:
+        same = f"{singles[c] / median[name]:.2f}x" if c in singles else "-"
+        print(
+            f"two replicas at {c} each vs one server at {c}: {same}; "
+            f"vs the best single-server setting: {best / median[name]:.2f}x"
+        )
     print(f"cpu cores: {os.cpu_count()}")
 
 
