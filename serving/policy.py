@@ -147,8 +147,3 @@ class LanguagePolicy:
             f"policy(retries={c.retries},pivot={c.pivot}:{c.pivot_lang},weak={weak},"
             f"role={c.instruction_role},translator={c.translator or 'none'})"
         )
-
-
-def pivot_mode_for(config: PolicyConfig, lang: str, has_translator: bool) -> PivotMode:
-    """The pivot mode that applies to ``lang`` with the server's configuration."""
-    return LanguagePolicy(config, has_translator).plan(lang).pivot

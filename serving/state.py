@@ -27,7 +27,6 @@ class ServerState:
     translator: PivotTranslator | None
     metrics: ServerMetrics
     model_name: str
-    draining: bool = False
 
     @classmethod
     def build(
