@@ -20,6 +20,7 @@ from xprompt.cli.synth_cmd import (
     DiverseSet,
     EnforceEager,
     Format,
+    GpuMemory,
     IdField,
     LangField,
     Limit,
@@ -95,6 +96,7 @@ def ldp_report_command(
     base_url: BaseUrl = None,
     max_model_len: MaxModelLen = None,
     enforce_eager: EnforceEager = None,
+    gpu_memory_utilization: GpuMemory = None,
     overwrite: Overwrite = False,
     verbose: Verbose = False,
     json_summary: Annotated[
@@ -152,7 +154,9 @@ def ldp_report_command(
         f"{', '.join(job.conditions())}",
         highlight=False,
     )
-    with open_llm(model, backend, base_url, max_model_len, enforce_eager) as llm:
+    with open_llm(
+        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+    ) as llm:
         results = compare(
             job, llm, on_condition=lambda c: err_console.print(f"  {c}", highlight=False)
         )

@@ -37,6 +37,12 @@ BaseUrl = Annotated[
     typer.Option("--base-url", help="OpenAI-compatible server (repeatable)", rich_help_panel=LLM),
 ]
 MaxModelLen = Annotated[int | None, typer.Option(help="context length", rich_help_panel=LLM)]
+GpuMemory = Annotated[
+    float | None,
+    typer.Option(
+        help="share of accelerator (on a CPU: host) memory for the engine", rich_help_panel=LLM
+    ),
+]
 EnforceEager = Annotated[
     bool | None, typer.Option("--enforce-eager/--no-enforce-eager", rich_help_panel=LLM)
 ]
@@ -114,6 +120,7 @@ def open_llm(
     base_url: list[str] | None,
     max_model_len: int | None,
     enforce_eager: bool | None,
+    gpu_memory_utilization: float | None = None,
 ) -> Iterator[Any]:
     """Start the LLM backend (through ``xprompt.runner.make_backend``) and close it afterwards."""
     from xprompt import runner
@@ -127,6 +134,7 @@ def open_llm(
             base_urls=base_url or [],
             max_model_len=max_model_len,
             enforce_eager=enforce_eager,
+            gpu_memory_utilization=gpu_memory_utilization,
         )
     except ValueError as exc:
         raise ConfigError(f"engine settings: {exc}") from None
@@ -256,6 +264,7 @@ def pairs_command(
     base_url: BaseUrl = None,
     max_model_len: MaxModelLen = None,
     enforce_eager: EnforceEager = None,
+    gpu_memory_utilization: GpuMemory = None,
     overwrite: Overwrite = False,
     verbose: Verbose = False,
     json_summary: JsonOut = False,
@@ -305,7 +314,9 @@ def pairs_command(
     err_console.print(
         f"[bold]xprompt synth pairs[/]: {input} ({job.lang}) -> {output}", highlight=False
     )
-    with open_llm(model, backend, base_url, max_model_len, enforce_eager) as llm:
+    with open_llm(
+        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+    ) as llm:
         result = synthesize_pairs(job, settings.build(llm), on_stage=_note)
     print_summary(
         result, output, as_json=json_summary, title=f"Synthetic pairs: English <-> {job.lang}"
@@ -347,6 +358,7 @@ def chain_command(
     base_url: BaseUrl = None,
     max_model_len: MaxModelLen = None,
     enforce_eager: EnforceEager = None,
+    gpu_memory_utilization: GpuMemory = None,
     overwrite: Overwrite = False,
     verbose: Verbose = False,
     json_summary: JsonOut = False,
@@ -397,7 +409,9 @@ def chain_command(
         f"[bold]xprompt synth chain[/]: {input} ({job.lang} -> English -> {job.target_lang}) -> {output}",
         highlight=False,
     )
-    with open_llm(model, backend, base_url, max_model_len, enforce_eager) as llm:
+    with open_llm(
+        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+    ) as llm:
         result = synthesize_triples(job, settings.build(llm), on_stage=_note)
     print_summary(
         result,
@@ -460,6 +474,7 @@ def task_command(
     base_url: BaseUrl = None,
     max_model_len: MaxModelLen = None,
     enforce_eager: EnforceEager = None,
+    gpu_memory_utilization: GpuMemory = None,
     overwrite: Overwrite = False,
     verbose: Verbose = False,
     json_summary: JsonOut = False,
@@ -511,7 +526,9 @@ def task_command(
     err_console.print(
         f"[bold]xprompt synth task[/]: {input} (English -> {job.lang}) -> {output}", highlight=False
     )
-    with open_llm(model, backend, base_url, max_model_len, enforce_eager) as llm:
+    with open_llm(
+        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+    ) as llm:
         result = synthesize_task_exemplars(job, settings.build(llm), on_stage=_note)
     print_summary(result, output, as_json=json_summary, title=f"Task exemplars in {job.lang}")
 
