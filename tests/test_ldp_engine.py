@@ -431,3 +431,46 @@ def test_chained_triples_on_the_engine(vllm_backend, tmp_path, monkeypatch) -> N
         [TranslationRequest("Sannu da zuwa.", "hau_Latn", "yor_Latn")]
     )
     assert outputs[0].mode == "chain" and len(outputs[0].prompt_digests) == 2
+
+
+@pytest.mark.slow
+def test_synth_pairs_as_a_user_runs_it(tmp_path: Path) -> None:
+    """The real command in its own process, with its own engine: files, summary, exit code."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "hau.set.jsonl"
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000", "VLLM_LOGGING_LEVEL": "ERROR"}
+    command = [
+        sys.executable,
+        "-m",
+        "xprompt",
+        "synth",
+        "pairs",
+        "-i",
+        str(LDP / "hau.unlabelled.txt"),
+        "-l",
+        "hau_Latn",
+        "-o",
+        str(out),
+        "-m",
+        "tiny",
+        "--enforce-eager",
+        "--max-tokens",
+        "12",
+        "--gpu-memory-utilization",
+        "0.1",
+        "--json",
+        *RELAXED,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["inputs"] == 14 and summary["accepted"] + summary["rejected"] == 14
+    assert len(read_set(out)) == summary["accepted"]
+    assert len(read_jsonl(rejected_path(out))) == summary["rejected"]
+    assert (
+        json.loads((tmp_path / "hau.set.jsonl.summary.json").read_text())["signature"]
+        == summary["signature"]
+    )

@@ -321,3 +321,24 @@ def test_signature_names_every_setting() -> None:
         ScriptedBackend(lambda r: ""), default_diverse_set()[:8], shots=3, tags="none"
     )
     assert other.signature() != sig
+
+
+def test_the_translator_factory_builds_ldp_for_translate_and_translate_test(tmp_path) -> None:
+    from xprompt.errors import ConfigError
+    from xprompt.ldp.settings import LDPSettings
+    from xprompt.mt.factory import TranslatorSettings, build_translator
+
+    settings = TranslatorSettings(model="ldp", cache=str(tmp_path / "cache.sqlite"))
+    assert settings.identity().startswith("ldp(tags=native") and "k=8" in settings.identity()
+    other = TranslatorSettings(model="ldp", ldp=LDPSettings(shots=2, tags="none"))
+    assert other.identity() != settings.identity()
+    with pytest.raises(ConfigError, match="ldp needs an LLM backend"):
+        build_translator(settings)
+    backend = ScriptedBackend(lambda r: " The children play.")
+    translator = build_translator(settings, llm=backend)
+    request = TranslationRequest(HAU, "hau_Latn", "eng_Latn")
+    assert translator.translate([request])[0].text == "The children play."
+    again = build_translator(settings, llm=backend).translate([request])[0]
+    assert again.cached and len(backend.batches) == 1  # the second translator hit the cache
+    with pytest.raises(ConfigError, match="ldp tags must be one of"):
+        LDPSettings(tags="loud")

@@ -314,3 +314,56 @@ def test_task_exemplars_can_translate_the_answer_too(tmp_path: Path) -> None:
     assert set(row["checks"]) == {"question", "answer"}
     with pytest.raises(ConfigError, match="needs --target-field"):
         TaskJob("x", "y", "hau", translate_target=True)
+
+
+def test_report_english_to_x_uses_synthetic_and_reversed_parallel_pairs(tmp_path: Path) -> None:
+    from xprompt.ldp.report import CompareJob, compare
+
+    test = write_jsonl(
+        tmp_path / "test.jsonl",
+        [
+            {
+                "id": "a",
+                "text": "The children are playing in the school field after class.",
+                "reference": "Yara suna wasa a filin makaranta bayan an tashi daga aji.",
+            },
+            {
+                "id": "b",
+                "text": "Something the model does not know at all, sadly.",
+                "reference": "Wani abu.",
+            },
+        ],
+    )
+    parallel = write_jsonl(
+        tmp_path / "parallel.jsonl",
+        [
+            {"id": f"h{i}", "lang": "hau_Latn", "text": h, "target": e, "target_lang": "eng_Latn"}
+            for i, (h, e) in enumerate(list(HAU_EN.items())[:3])
+        ],
+    )
+    job = CompareJob(
+        str(test),
+        str(tmp_path / "report"),
+        tgt="hau",
+        src="eng",
+        pairs=(str(_en_hau_pairs(tmp_path)),),
+        parallel=str(parallel),
+        shots=2,
+    )
+    backend = fake_llm(HAU_EN)
+    results = compare(job, backend)
+    assert list(results) == ["zero-shot", "ldp", "supervised"]
+    ldp = read_jsonl(tmp_path / "report" / "ldp.jsonl")
+    supervised = read_jsonl(tmp_path / "report" / "supervised.jsonl")
+    assert ldp[0]["mode"] == "in-language" and ldp[0]["exemplar_ids"] == [
+        "p0",
+        "p2",
+    ]  # p1 is the query
+    assert all(i.endswith("~r") for i in supervised[0]["exemplar_ids"])
+    assert ldp[0]["translation"] == "Yara suna wasa a filin makaranta bayan an tashi daga aji."
+    assert results["ldp"].report.rows == 2 and results["ldp"].report.metrics
+    chrf = {m.name: m.score for m in results["ldp"].report.metrics}["chrF++"]
+    assert 0 < chrf <= 100
+    assert len(backend.batches) == 3  # one batched call per condition
+    with pytest.raises(ConfigError, match="exists; pass --overwrite"):
+        compare(job, backend)
