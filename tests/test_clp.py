@@ -338,3 +338,24 @@ def test_retry_policy_asks_off_target_turns_again_in_batched_calls(tmp_path: Pat
     # Turn 2 was built on the retried (on-target) turn-1 reply.
     turn2 = next(r for r in backend.batches[2] if r.id == "q1/solve:jpn_Jpan")
     assert turn2.messages[1].content == native["jpn_Jpan"]
+
+
+def test_runs_score_with_the_strategy_parser_equality(tmp_path: Path) -> None:
+    """The MGSM paper truncates (int(x*100)); the robust parser rounds: a run scores with its own parser."""
+    rows = [{"id": "q1", "lang": "swh_Latn", "question": "?", "answer": "13"}]
+
+    def near(request: Request) -> str:
+        return "[understanding]" if "/align:" in request.id else "Answer: 12.999"
+
+    for parser, expected in (("number", True), ("mgsm-paper", False)):
+        folder = tmp_path / parser
+        folder.mkdir()
+        cfg = config(
+            folder,
+            "clp",
+            {"parser": parser},
+            data={"input": str(data(folder, rows)), "target_field": "answer"},
+        )
+        runner.execute(runner.prepare(cfg), backend=ScriptedBackend(near))
+        (record,) = read_jsonl(folder / "out.jsonl")
+        assert (record["prediction"], record["correct"]) == ("12.999", expected), parser

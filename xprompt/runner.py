@@ -135,7 +135,7 @@ def prepare(config: RunConfig) -> Prepared:
         max_chars=config.data.max_chars,
     )
     pool: list[Example] = []
-    if config.exemplars.pool:
+    if config.exemplars.pool and config.exemplars.shots > 0:
         pool = data.read_exemplar_pool(config.exemplars.pool, template.fields, mapping)
     selector = ExemplarSelector(
         pool=pool,
@@ -266,7 +266,8 @@ def make_record(
         error = f"row {row.index + 1} (id '{row.id}'): {error}"
     correct = None
     if row.target is not None and prediction.error is None:
-        correct = answers.is_correct(prediction.answer, row.target, template.answer.parser)
+        parser = prediction.parser or template.answer.parser
+        correct = answers.is_correct(prediction.answer, row.target, parser)
     elif row.target is not None:
         correct = False
     record: dict[str, Any] = {

@@ -278,7 +278,9 @@ class Prediction:
     text, or generated text); ``extraction`` names the rule that produced it;
     ``error`` is set when the example could not be answered (the steps done so
     far are still kept). ``details`` holds strategy-specific evidence (votes,
-    per-path answers) as plain JSON-able values.
+    per-path answers) as plain JSON-able values. ``parser`` names the answer
+    parser whose notion of equality scores the answer (``mgsm-paper`` truncates,
+    ``number`` rounds); None means the template's.
     """
 
     example_id: str
@@ -287,6 +289,7 @@ class Prediction:
     extraction: str | None = None
     error: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    parser: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", _frozen_map(self.details))

@@ -252,7 +252,9 @@ class CrossLingual:
             order=self.reasoning_langs,
             exclude_off_target=self.exclude_off_target,
         )
-        return Prediction(example.id, result.answer, all_steps, result.rule, details=details)
+        return Prediction(
+            example.id, result.answer, all_steps, result.rule, details=details, parser=self.parser
+        )
 
 
 def _templates(config: RunConfig, parts: StrategyParts, align_name: str, strategy: str) -> Template:

@@ -151,7 +151,7 @@ class SelfConsistency:
             )
             details["exemplar_ids"] = [e.id for e in self.selector.select(example)]
             results[i] = Prediction(
-                example.id, result.answer, (step,), result.rule, details=details
+                example.id, result.answer, (step,), result.rule, details=details, parser=self.parser
             )
         return [r for r in results if r is not None]
 
