@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -145,12 +145,39 @@ def summary_table(summary: RunSummary, title: str = "Run summary") -> Table:
     return table
 
 
+def path_table(by_path_lang: Mapping[str, Mapping[str, Any]]) -> Table:
+    """Per reasoning language (CLSP, self-consistency): paths, answers found, own accuracy, votes, off-target."""
+    table = Table(title="Reasoning paths by language")
+    for column in ("reasoning lang", "paths", "no answer", "own accuracy", "voted", "off-tgt"):
+        table.add_column(column, justify="left" if column == "reasoning lang" else "right")
+    for lang, stats in by_path_lang.items():
+        table.add_row(
+            lang,
+            str(stats["paths"]),
+            _pct(stats["extraction_failure_rate"]),
+            _pct(stats["accuracy"]),
+            str(stats["voted"]),
+            _pct(stats["off_target_rate"]) + f" ({stats['checked']})",
+        )
+    return table
+
+
 def print_summary(summary: RunSummary, console: Console, *, as_json: bool = False) -> None:
     """Print a run summary: a table and the signature to stderr, or JSON to stdout."""
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return
     console.print(summary_table(summary))
+    paths = summary.to_dict().get("by_path_lang") or {}
+    if paths:
+        console.print(path_table(paths))
+    first = summary.total.first_sample_accuracy
+    if first is not None and first != summary.total.accuracy:
+        console.print(
+            f"accuracy of the vote: {_pct(summary.total.accuracy)}; "
+            f"of the first sample alone: {_pct(first)}",
+            highlight=False,
+        )
     working = summary.elapsed_s - summary.engine_start_s
     rate = summary.rows_this_session / working if working > 0 else 0.0
     started = (

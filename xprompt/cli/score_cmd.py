@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from xprompt.cli import app, err_console
-from xprompt.cli.common import summary_table
+from xprompt.cli.common import path_table, summary_table
 
 
 @app.command("score", no_args_is_help=True)
@@ -102,24 +101,3 @@ def score_command(
     )
     if output is not None:
         err_console.print(f"re-scored records: {output}", highlight=False)
-
-
-def path_table(by_path_lang: dict[str, dict[str, object]]) -> Table:
-    """Per reasoning language: paths, answers found, own accuracy, votes counted, off-target."""
-    table = Table(title="Reasoning paths by language")
-    for column in ("reasoning lang", "paths", "no answer", "own accuracy", "voted", "off-target"):
-        table.add_column(column, justify="left" if column == "reasoning lang" else "right")
-    for lang, stats in by_path_lang.items():
-        table.add_row(
-            lang,
-            str(stats["paths"]),
-            _pct(stats["extraction_failure_rate"]),
-            _pct(stats["accuracy"]),
-            str(stats["voted"]),
-            _pct(stats["off_target_rate"]) + f" ({stats['checked']})",
-        )
-    return table
-
-
-def _pct(value: object) -> str:
-    return "-" if not isinstance(value, int | float) else f"{100 * value:.1f}%"
