@@ -298,6 +298,12 @@ def test_translate_test_cli_with_a_spans_file_and_with_a_tagger(tmp_path: Path, 
     for record, original in zip(records, originals, strict=True):
         assert record["original"] == original.text  # type: ignore[union-attr]
         assert record["gold"] == original.span_dicts()  # type: ignore[union-attr]
+        if record["id"] != "hau-005":  # the English that was projected from is recorded
+            given = tagged[int(record["id"][-1]) - 1]
+            assert record["english"]["text"] == given["text"]
+            assert [(s["start"], s["end"], s["label"]) for s in record["english"]["spans"]] == [
+                (s["start"], s["end"], s["label"]) for s in given["spans"]
+            ]
         if record["status"] != "failed" or record["text"] is not None:
             assert record["text"] == original.text  # the original sentence is the template
             assert_template_with_markers(record)
@@ -323,7 +329,7 @@ def test_translate_test_cli_with_a_spans_file_and_with_a_tagger(tmp_path: Path, 
     rows = read_jsonl(tagged_out)
     assert len(rows) == 4
     for row in rows:
-        assert row["english_translation"] or row["status"] == "failed"
+        assert row["status"] == "failed" or row["english"]["spans"][0]["label"] == "PER"
         if row["text"] is not None:
             assert row["text"] == row["original"]
             assert_template_with_markers(row)

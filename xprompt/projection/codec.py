@@ -17,7 +17,8 @@ and (as a watched token) the marker's first token's, so a whole run of
 "continue" nodes and the bounds of all branches off it cost one forward pass.
 The tree is explored in three levels (where the opening marker goes, where the
 closing one goes, the completed output), children best bound first, and the
-chains of sibling nodes still alive are scored together in one batched pass.
+chains of sibling nodes still alive are scored together in batched passes
+(one sibling first, then doubling up to ``batch_rows``).
 
 Approximate mode (look-ahead ``alpha``, the authors' heuristic): a partial output
 of ``d`` tokens is also pruned when its score is no better than what the current
@@ -321,15 +322,19 @@ def _groups(
     exact: bool,
     stats: SearchStats,
 ) -> Iterator[list[int]]:
-    """Yield batches of still-alive siblings, best bound first, re-checking after each batch.
+    """Yield batches of still-alive siblings, best bound first, re-checking before each batch.
 
-    In exact mode the siblings are sorted by their bound and the threshold only
-    rises, so the first dead sibling ends the level.
+    Batches start with one sibling and double up to ``size``: the first, most
+    promising sibling alone sets a threshold sooner, so fewer of the later ones
+    are scored at all; later siblings share forward passes. In exact mode the
+    siblings are sorted by their bound and the threshold only rises, so the first
+    dead sibling ends the level.
     """
     position = 0
+    width = 1
     while position < len(ordered):
         group: list[int] = []
-        while position < len(ordered) and len(group) < size:
+        while position < len(ordered) and len(group) < width:
             item = ordered[position]
             position += 1
             if is_alive(item):
@@ -343,6 +348,7 @@ def _groups(
         if not group:
             return
         yield group
+        width = min(size, width * 2)
 
 
 def brute_force(

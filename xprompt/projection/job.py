@@ -275,8 +275,9 @@ class _Worker:
     def _english(
         self, units: Sequence[Unit], extra: dict[int, dict[str, Any]]
     ) -> list[tuple[str, tuple[Span, ...]] | str]:
+        """The tagged pivot-language sentence of each unit (recorded in ``extra``), or why not."""
+        out: list[tuple[str, tuple[Span, ...]] | str] = []
         if self.english is not None:
-            out: list[tuple[str, tuple[Span, ...]] | str] = []
             for unit in units:
                 found = self.english.get(unit.sentence.id)
                 out.append(
@@ -284,23 +285,25 @@ class _Worker:
                     if found is not None
                     else f"no English spans for id '{unit.sentence.id}' in {self.job.english_spans}"
                 )
-            return out
-        assert self.tagger is not None
-        translations = translate_to_pivot(
-            [u.sentence for u in units],  # type: ignore[misc]
-            self.translator,
-            self.job.pivot,
-        )
-        texts = [t.text or "" for t in translations]
-        tagged = self.tagger([t for t in texts if t])
-        spans_of = iter(tagged)
-        out = []
-        for unit, translation, text in zip(units, translations, texts, strict=True):
-            if not translation.ok or not text:
-                out.append(f"translation to {self.job.pivot} failed: {translation.error}")
-                continue
-            out.append((text, tuple(next(spans_of))))
-            extra[unit.index] = {"english_translation": text}
+        else:
+            assert self.tagger is not None
+            translations = translate_to_pivot(
+                [u.sentence for u in units],  # type: ignore[misc]
+                self.translator,
+                self.job.pivot,
+            )
+            texts = [t.text or "" for t in translations]
+            spans_of = iter(self.tagger([t for t in texts if t]))
+            for translation, text in zip(translations, texts, strict=True):
+                if not translation.ok or not text:
+                    out.append(f"translation to {self.job.pivot} failed: {translation.error}")
+                else:
+                    out.append((text, tuple(next(spans_of))))
+        for unit, item in zip(units, out, strict=True):
+            if not isinstance(item, str):
+                extra[unit.index] = {
+                    "english": {"text": item[0], "spans": [s.to_dict(item[0]) for s in item[1]]}
+                }
         return out
 
 
