@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from xprompt import languages
 from xprompt.config import EngineConfig, format_validation_error
 from xprompt.errors import ConfigError, UnknownLanguageError
+from xprompt.guard import FIRM_INSTRUCTION, check_instruction
 from xprompt.langid import LangidConfig
 
 #: Environment variable with comma-separated API keys (keeps keys off the command line).
@@ -26,12 +27,9 @@ API_KEYS_ENV = "XPROMPT_API_KEYS"
 PivotMode = Literal["off", "fallback", "always"]
 
 DEFAULT_INSTRUCTION = "Always reply in {lang_name}{lang_native_paren}, the language of the user."
-DEFAULT_FIRM_INSTRUCTION = (
-    "You must write your entire reply in {lang_name}{lang_native_paren} only. "
-    "Do not reply in English or in any other language, even if parts of the conversation are."
-)
+#: The firmer instruction of a retry is the one batch runs use (one wording, xprompt.guard).
+DEFAULT_FIRM_INSTRUCTION = FIRM_INSTRUCTION
 DEFAULT_PIVOT_INSTRUCTION = "Reply in English."
-INSTRUCTION_FIELDS = ("lang_name", "lang_native", "lang_native_paren", "lang_code")
 
 
 def _canonical(code: str, what: str) -> str:
@@ -108,14 +106,7 @@ class PolicyConfig(BaseModel):
     @field_validator("instruction", "firm_instruction", "pivot_instruction")
     @classmethod
     def _instruction(cls, value: str) -> str:
-        try:
-            value.format(**dict.fromkeys(INSTRUCTION_FIELDS, ""))
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"instruction text may only use the fields {', '.join(INSTRUCTION_FIELDS)} "
-                f"in braces (double a literal brace): {exc!r}"
-            ) from None
-        return value
+        return check_instruction(value, must_name_language=False)
 
 
 class GuardConfig(BaseModel):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from serving.config import PivotMode, PolicyConfig
-from xprompt import languages
+from xprompt.guard import instruction_fields
 from xprompt.types import LangCheck, Message
 
 AttemptKind = Literal["direct", "firm", "pivot"]
@@ -47,18 +47,6 @@ class ChoicePlan:
     @property
     def first_attempt(self) -> AttemptKind:
         return "pivot" if self.pivot == "always" else "direct"
-
-
-def instruction_fields(code: str) -> dict[str, str]:
-    """The fields instruction texts may use: ``lang_name``, ``lang_native``, ... for ``code``."""
-    lang = languages.resolve(code)
-    native = lang.native_name or lang.name
-    return {
-        "lang_name": lang.name,
-        "lang_native": native,
-        "lang_native_paren": f" ({native})" if native != lang.name else "",
-        "lang_code": lang.code,
-    }
 
 
 @dataclass(frozen=True)

@@ -314,7 +314,7 @@ def test_retry_policy_asks_off_target_turns_again_in_batched_calls(tmp_path: Pat
 
     def script(request: Request) -> str:
         lang = path_lang(request)
-        if "write your whole answer in" in request.messages[-1].content:
+        if "write your entire answer in" in request.messages[-1].content:
             return native[lang]
         if "/align:" in request.id:
             return "Understanding the question step by step, which is about counting mangoes."

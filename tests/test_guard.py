@@ -18,7 +18,7 @@ from xprompt.types import Message, Request, Sampling
 HAUSA = "Gobe da safe za mu je gona domin mu girbe gyaɗa kafin ruwan sama ya sauka."
 HAUSA_2 = "Malamin ya koya wa ɗalibai yadda ake rubuta wasiƙa mai kyau cikin Hausa."
 ENGLISH = "Tomorrow morning we will go to the farm to harvest groundnuts before the rain."
-FIRM = "write your whole answer in Hausa"
+FIRM = "write your entire answer in Hausa"
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_retry_asks_again_firmer_in_one_batch_per_round(checker) -> None:
     retried = backend.batches[1][0]
     assert retried.id == "q0/answer#retry1"
     assert retried.messages[-1].content.endswith(
-        "Important: write your whole answer in Hausa, not in English or any other language."
+        "You must write your entire answer in Hausa only, not in English or any other language."
     )
     assert retried.sampling.seed == 1  # shifted, so sampling differs too
     assert steps[0].texts == (HAUSA,) and steps[0].checks[0].verdict == "on"
@@ -106,7 +106,7 @@ def test_raw_prompts_get_the_instruction_first(checker) -> None:
 
     def script(request: Request) -> str:
         seen.append(request)
-        return HAUSA if request.prompt and request.prompt.startswith("Important") else ENGLISH
+        return HAUSA if request.prompt and request.prompt.startswith("You must write") else ENGLISH
 
     raw = Request("r/answer", prompt="Hausa: Sannu\nEnglish: Hello\nHausa:")
     steps = Guard(checker, policy="retry").run(
@@ -131,10 +131,10 @@ def test_rerank_orders_samples_by_language_evidence(checker) -> None:
 
 
 def test_guard_config_and_build() -> None:
-    with pytest.raises(ValueError, match="include \\{language\\}"):
+    with pytest.raises(ValueError, match="include \\{lang_name\\}"):
         GuardConfig(instruction="Answer properly.")
     with pytest.raises(ValueError, match="placeholder"):
-        GuardConfig(instruction="Use {language} not {lang}")
+        GuardConfig(instruction="Use {lang_name} not {lang}")
     with pytest.raises(ConfigError, match="--n 2 or more"):
         build_guard(GuardConfig(policy="rerank"), enabled=True, samples=1)
     with pytest.raises(ConfigError, match="drop --no-langid"):
@@ -268,7 +268,7 @@ def test_retry_on_the_real_engine(vllm_backend, checker) -> None:
     if off_first:
         assert [r.id for r in backend.batches[1]] == [f"q{i}/answer#retry1" for i in off_first]
         for request in backend.batches[1]:
-            assert "Important: write your whole answer in" in request.messages[-1].content
+            assert "You must write your entire answer in" in request.messages[-1].content
     for i, step in enumerate(steps):
         assert len(step.texts) == len(step.checks) == 1
         assert step.checks[0].expected == langs[i]

@@ -8,8 +8,8 @@ happens to texts in the wrong language:
 - ``flag`` (default): record the check and keep the text. The run report shows
   the off-target rate beside the quality metric.
 - ``retry``: send each request that came back off-target again, with a firmer
-  instruction naming the language ("write your whole answer in Hausa (Harshen
-  Hausa), not in English"), up to ``retries`` times; all retries of a round go
+  instruction naming the language ("You must write your entire answer in Hausa
+  only, not in English or any other language."), up to ``retries`` times; all retries of a round go
   in one batched call. A retried sample replaces the original only when its
   verdict is better (on > uncertain > off). The step records every attempt.
 - ``rerank``: for requests with ``n > 1`` samples, order the samples by
@@ -38,12 +38,56 @@ from xprompt.types import Completion, LangCheck, Message, Request, StepOutput
 
 Policy = Literal["flag", "retry", "rerank"]
 
-#: The firmer instruction added on a retry. Placeholders: {language} (English name),
-#: {native} (" (autonym)" or empty), {detected} (what the check found, e.g. "English").
-DEFAULT_INSTRUCTION = (
-    "Important: write your whole answer in {language}{native}, not in {detected} "
-    "or any other language."
+#: The firmer instruction added on a retry; batch runs and the chat endpoint share it.
+#: Placeholders: the fields of :func:`instruction_fields`.
+FIRM_INSTRUCTION = (
+    "You must write your entire answer in {lang_name}{lang_native_paren} only, "
+    "not in {detected} or any other language."
 )
+#: Kept for callers of the first release.
+DEFAULT_INSTRUCTION = FIRM_INSTRUCTION
+INSTRUCTION_FIELDS = ("lang_name", "lang_native", "lang_native_paren", "lang_code", "detected")
+
+
+def instruction_fields(code: str, detected: str | None = None) -> dict[str, str]:
+    """The fields an instruction text may use, for language ``code``.
+
+    ``lang_name`` (English name), ``lang_native`` (autonym, else the English
+    name), ``lang_native_paren`` (" (autonym)" or empty), ``lang_code``, and
+    ``detected``: the name of the language found instead (a canonical code or
+    ``und``), "English" when not known (the usual off-target language), or
+    "another language" when the expected language is English itself.
+    """
+    lang = languages.resolve(code)
+    native = lang.native_name or lang.name
+    found = "English" if lang.code != "eng_Latn" else "another language"
+    if detected:
+        try:
+            found = languages.resolve(detected).name
+        except UnknownLanguageError:
+            found = "another language"  # und, und_Latn and the like
+    return {
+        "lang_name": lang.name,
+        "lang_native": native,
+        "lang_native_paren": f" ({native})" if native != lang.name else "",
+        "lang_code": lang.code,
+        "detected": found,
+    }
+
+
+def check_instruction(value: str, *, must_name_language: bool = True) -> str:
+    """Validate an instruction's placeholders; a clear ValueError names the ones allowed."""
+    try:
+        value.format(**instruction_fields("hau_Latn", "eng_Latn"))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"instruction {value!r} has an unknown or broken placeholder ({exc}); "
+            f"use {', '.join('{' + f + '}' for f in INSTRUCTION_FIELDS)}"
+        ) from None
+    if must_name_language and not any(f"{{{f}}}" in value for f in ("lang_name", "lang_native")):
+        raise ValueError("instruction must name the language: include {lang_name} or {lang_native}")
+    return value
+
 
 _RANK = {"on": 2, "uncertain": 1, "off": 0}
 
@@ -60,24 +104,17 @@ class GuardConfig(BaseModel):
     )
     retries: int = Field(1, ge=1, le=10, description="retry rounds for policy 'retry'")
     instruction: str = Field(
-        DEFAULT_INSTRUCTION,
-        description="firmer instruction added on a retry ({language}, {native}, {detected})",
+        FIRM_INSTRUCTION,
+        description="firmer instruction added on a retry (placeholders: "
+        + ", ".join(INSTRUCTION_FIELDS)
+        + ")",
     )
     langid: LangidConfig = Field(default_factory=LangidConfig)
 
     @field_validator("instruction")
     @classmethod
     def _placeholders(cls, value: str) -> str:
-        try:
-            value.format(language="Hausa", native=" (Hausa)", detected="English")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"instruction {value!r} has an unknown or broken placeholder ({exc}); "
-                "use {language}, {native} and {detected}"
-            ) from None
-        if "{language}" not in value:
-            raise ValueError("instruction must name the language: include {language}")
-        return value
+        return check_instruction(value)
 
 
 @dataclass
@@ -91,7 +128,7 @@ class Guard:
     checker: Any = None
     policy: Policy = "flag"
     retries: int = 1
-    instruction: str = DEFAULT_INSTRUCTION
+    instruction: str = FIRM_INSTRUCTION
 
     def signature(self) -> str:
         """The policy as it enters run signatures (the checker signs itself)."""
@@ -158,20 +195,8 @@ class Guard:
     def firmer(self, request: Request, lang: str | None, state: _State, attempt: int) -> Request:
         """``request`` again with the firmer instruction and a shifted seed."""
         assert lang is not None
-        language = languages.resolve(lang)
-        native = language.native_name
         off = [c.detected for c in state.checks if c.verdict == "off"]
-        detected = "another language"
-        if off:
-            try:
-                detected = languages.resolve(off[0]).name
-            except UnknownLanguageError:
-                detected = "another language"  # und_Latn and the like
-        note = self.instruction.format(
-            language=language.name,
-            native=f" ({native})" if native and native != language.name else "",
-            detected=detected,
-        )
+        note = self.instruction.format(**instruction_fields(lang, off[0] if off else None))
         sampling = request.sampling
         if sampling.seed is not None:
             sampling = dataclasses.replace(sampling, seed=sampling.seed + attempt)

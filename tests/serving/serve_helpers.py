@@ -32,7 +32,7 @@ async def running_app(
 
 def firm(request) -> bool:
     """Whether a scripted request carries the firmer instruction (a retry)."""
-    return any("entire reply" in m.content for m in request.messages or ())
+    return any("entire answer" in m.content for m in request.messages or ())
 
 
 def pivot(request) -> bool:

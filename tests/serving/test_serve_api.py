@@ -254,7 +254,7 @@ def test_access_log_is_json_without_message_bodies(run_app, caplog):
 
 def test_models_health_metrics_page_and_unknown_routes(run_app):
     def script(request):
-        return HAUSA if any("entire reply" in m.content for m in request.messages) else ENGLISH
+        return HAUSA if any("entire answer" in m.content for m in request.messages) else ENGLISH
 
     async def body(http):
         out = {}

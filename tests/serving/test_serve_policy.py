@@ -96,7 +96,7 @@ def test_firm_instruction_adds_a_reminder_after_the_last_user_turn():
     messages = policy.messages(
         [user("a"), Message("assistant", "b"), user("c")], "yor_Latn", "firm"
     )
-    assert "entire reply in Yoruba" in messages[0].content
+    assert "entire answer in Yoruba" in messages[0].content
     assert messages[-1].content.startswith("c\n\n(") and "Yoruba" in messages[-1].content
     assert messages[1] == user("a")
 
@@ -114,7 +114,7 @@ def test_no_language_means_no_instruction():
 
 
 def test_custom_instruction_fields_are_validated():
-    with pytest.raises(ValueError, match="may only use the fields"):
+    with pytest.raises(ValueError, match="unknown or broken placeholder"):
         PolicyConfig(instruction="Reply in {language}")
     config = PolicyConfig(instruction="Answer in {lang_name} [{lang_code}]")
     assert LanguagePolicy(config).messages([user("x")], "hau_Latn", "direct")[0].content == (
