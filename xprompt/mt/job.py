@@ -35,7 +35,7 @@ from typing import Any
 
 from xprompt import data, langid, languages
 from xprompt.errors import ConfigError, ResumeError
-from xprompt.mt.base import Translation, TranslationRequest, Translator
+from xprompt.mt.base import Translation, TranslationRequest, Translator, model_identity
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.mt.metrics import MTReport, MTRow, grouped_report, is_copy
 from xprompt.types import Example, LangCheck
@@ -79,11 +79,18 @@ class TranslateJob:
             )
         self.translator.identity()  # reads the exemplar file now, before any engine starts
 
+    def mt_identity(self) -> str:
+        """The translator's identity, with the LLM's for self-translate and other LLM translators."""
+        identity = self.translator.identity()
+        if self.llm is not None:
+            identity += f"@llm={model_identity(self.llm.model_id)}"
+        return identity
+
     def resume_key(self) -> dict[str, Any]:
         from xprompt.runner import input_digest
 
         return {
-            "translator": self.translator.identity(),
+            "translator": self.mt_identity(),
             "tgt": self.tgt,
             "src": self.src,
             "fields": list(self.fields),
@@ -95,7 +102,7 @@ class TranslateJob:
     def signature(self) -> str:
         from xprompt.runner import engine_versions
 
-        return f"mt:{self.translator.identity()}|tgt:{self.tgt}|langid:{'on' if self.langid else 'off'}|{engine_versions()}"
+        return f"mt:{self.mt_identity()}|tgt:{self.tgt}|langid:{'on' if self.langid else 'off'}|{engine_versions()}"
 
 
 @dataclass
