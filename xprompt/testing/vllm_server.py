@@ -3,7 +3,8 @@
 ``VLLMServer`` runs ``python -m vllm.entrypoints.openai.api_server`` as a
 subprocess in its own process group (``vllm serve`` does not work with the CPU
 build), waits until it serves the model, and can stop it gently, kill it hard
-(a crash), and start it again on the same port (a restart). It also reads the
+(a crash), freeze it (a hung server), and start it again on the same port (a
+restart). It also reads the
 server's own request counter from ``/metrics``, so a test can see which replica
 did the work.
 """
@@ -157,6 +158,14 @@ class VLLMServer:
         if self.process is not None:
             self.process.wait(30)
         self.process = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections are still accepted, nothing is answered."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server go on (SIGCONT)."""
+        self._signal(signal.SIGCONT)
 
     def _signal(self, sig: signal.Signals) -> None:
         if self.process is None or self.process.poll() is not None:
