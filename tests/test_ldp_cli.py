@@ -173,7 +173,7 @@ def test_run_with_the_ldp_strategy_errors(capsys, tmp_path: Path) -> None:
     assert "--opt shots=N" in fails(
         capsys, *base, "-t", "ldp-translate", "--exemplars", str(pairs), "-k", "2"
     )
-    assert "needs field(s) ['prompt']" in fails(
+    assert "template 'chat' reads ['prompt']" in fails(
         capsys, *base, "-t", "chat", "--exemplars", str(pairs)
     )
     assert "invalid options" in fails(capsys, *base, "-t", "ldp-translate", "--opt", "tags=loud")

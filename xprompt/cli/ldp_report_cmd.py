@@ -11,7 +11,7 @@ from rich.table import Table
 
 from xprompt.cli import app, err_console
 from xprompt.cli.common import quiet_engine_logs
-from xprompt.cli.synth_cmd import (
+from xprompt.cli.ldp_options import (
     DATA,
     DEFAULT_LANGS,
     BackendName,

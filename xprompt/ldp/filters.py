@@ -51,6 +51,7 @@ class Rejection:
     detail: str
 
     def to_dict(self) -> dict[str, str]:
+        """JSON form for the rejected file."""
         return {"filter": self.filter, "detail": self.detail}
 
 
@@ -82,6 +83,7 @@ class FilterSettings:
         return self.english_rule if lang == "eng_Latn" else self.lang_rule
 
     def signature(self) -> str:
+        """Every threshold, as a short stable string (part of a build's signature)."""
         rt = "off" if self.roundtrip_chrf is None else f"{self.roundtrip_chrf:g}"
         copies = f"chrF>={self.copy_chrf:g}" if self.reject_copies else "kept"
         return (

@@ -112,6 +112,7 @@ class LDPPrompt:
                 )
 
     def signature(self) -> str:
+        """Tag style and template digests."""
         return (
             f"tags={self.tags},template={self.pair_template.name}@{self.pair_template.digest},"
             f"chain={self.chain_template.name}@{self.chain_template.digest}"

@@ -100,6 +100,7 @@ class ConditionResult:
     modes: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form for ``report.json``."""
         return {
             "report": self.report.to_dict(),
             "signature": self.signature,

@@ -74,6 +74,7 @@ class SynthResult:
         return counts
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form for ``<set>.summary.json`` and ``--json``."""
         return {
             "inputs": self.inputs,
             "accepted": len(self.accepted),
@@ -151,6 +152,7 @@ def rejected_row(
     checks: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One row of the rejected file: where it came from, what was generated, every reason."""
     return {
         "index": index,
         "id": row_id,
@@ -226,6 +228,7 @@ def _translate(
 
 
 def step_record(output: LDPOutput, translator: LDPTranslator) -> dict[str, Any]:
+    """How one translation step was prompted, for provenance."""
     assert translator.prompt is not None
     return {
         "template": f"{translator.prompt.pair_template.name}@{translator.prompt.pair_template.digest}",
@@ -328,6 +331,7 @@ def write_result(
     signature: str,
     inputs: int,
 ) -> SynthResult:
+    """Sort, check that no row was lost, write the set, its rejected file and its summary."""
     accepted.sort(key=lambda item: item[0])
     rejected.sort(key=lambda row: row["index"])
     result = SynthResult([row for _, row in accepted], rejected, signature, inputs)

@@ -74,6 +74,7 @@ class LDPOutput:
     completion_tokens: int = 0
 
     def details(self) -> dict[str, Any]:
+        """Mode, exemplar ids and English pivot, for result records."""
         out: dict[str, Any] = {"mode": self.mode, "exemplar_ids": list(self.exemplar_ids)}
         if self.pivot is not None:
             out["pivot"] = self.pivot
@@ -132,6 +133,7 @@ class LDPTranslator:
 
     @property
     def model_id(self) -> str:
+        """The LLM's id as its backend names it."""
         return self.backend.model_id
 
     @property
@@ -140,6 +142,7 @@ class LDPTranslator:
         return model_identity(self.backend.model_id)
 
     def signature(self) -> str:
+        """Model, prompt, exemplar pool digest, selection and decoding: everything that changes an output."""
         assert self.prompt is not None
         return (
             f"ldp:{self.model_identity}:{self.prompt.signature()},k={self.shots},x2en={self.x2en},"
@@ -148,6 +151,7 @@ class LDPTranslator:
         )
 
     def describe(self) -> dict[str, Any]:
+        """Facts for reports."""
         return {
             "engine": "ldp",
             "llm": self.backend.describe(),

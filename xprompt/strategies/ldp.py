@@ -93,9 +93,11 @@ class LDPStrategy:
 
     @property
     def fields(self) -> tuple[str, ...]:
+        """Rows need a ``text`` field (map another column with ``--field text=COLUMN``)."""
         return ("text",)
 
     def signature(self) -> str:
+        """Target language, LDP settings (with the pool digest) and template."""
         return f"ldp(tgt={self.tgt},{self.settings.identity()},template={self.template.name}@{self.template.digest})"
 
     def translator(self, backend: Backend) -> LDPTranslator:
@@ -119,6 +121,7 @@ class LDPStrategy:
         return self._translators[key]
 
     def run(self, examples: Sequence[Example], backend: Backend) -> list[Prediction]:
+        """One prediction (the translation) per example, same order; failures keep their steps."""
         translator = self.translator(backend)
         requests = [TranslationRequest(e.fields["text"], e.lang, self.tgt) for e in examples]
         predictions: list[Prediction] = []
