@@ -15,7 +15,9 @@ def pool() -> list[Example]:
     rows = []
     for lang in ("hau_Latn", "eng_Latn"):
         for i in range(9):
-            rows.append(Example(f"{lang[:3]}{i}", lang, {"text": f"{lang} {i}"}, target=LABELS[i // 3]))
+            rows.append(
+                Example(f"{lang[:3]}{i}", lang, {"text": f"{lang} {i}"}, target=LABELS[i // 3])
+            )
     return rows
 
 
@@ -38,7 +40,9 @@ def test_random_rule_is_seeded_and_shared_within_a_language() -> None:
     b = ExemplarSelector(pool(), k=4, rule="random", seed=1)
     c = ExemplarSelector(pool(), k=4, rule="random", seed=2)
     first = ids(a.select(query(qid="x")))
-    assert first == ids(b.select(query(qid="y"))), "same seed, same language: same exemplars (shared prefix)"
+    assert first == ids(b.select(query(qid="y"))), (
+        "same seed, same language: same exemplars (shared prefix)"
+    )
     assert first != ids(c.select(query(qid="x")))
     assert all(i.startswith("hau") for i in first)
 
@@ -81,3 +85,12 @@ def test_too_few_exemplars_and_bad_settings() -> None:
     with pytest.raises(ConfigError, match="needs a target"):
         ExemplarSelector(unlabeled, k=1, rule="balanced")
     assert ExemplarSelector([], k=0).select(query()) == ()
+
+
+def test_signature_covers_the_pool_content() -> None:
+    base = ExemplarSelector(pool(), k=2).signature()
+    edited = pool()
+    edited[0] = edited[0].with_fields(text="changed")
+    assert ExemplarSelector(edited, k=2).signature() != base
+    assert ExemplarSelector(pool(), k=2).signature() == base
+    assert "pool=" not in ExemplarSelector([], k=0).signature()

@@ -14,13 +14,28 @@ from xprompt.errors import ResumeError
 from xprompt.testing.scripted import ScriptedBackend
 from xprompt.types import Request
 
-LABELS = ["science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"]
+LABELS = [
+    "science/technology",
+    "travel",
+    "politics",
+    "sports",
+    "health",
+    "entertainment",
+    "geography",
+]
 
 
 def dataset(tmp_path: Path, n: int = 40) -> Path:
     rows = []
     for i in range(n):
-        rows.append({"id": f"r{i}", "lang": ["hau", "yor", "swh", "amh"][i % 4], "text": f"text {i}", "label": LABELS[i % 7]})
+        rows.append(
+            {
+                "id": f"r{i}",
+                "lang": ["hau", "yor", "swh", "amh"][i % 4],
+                "text": f"text {i}",
+                "label": LABELS[i % 7],
+            }
+        )
     if n > 9:
         rows[5] = {"id": "r5", "lang": "hau", "label": "travel"}  # missing text
         rows[9]["lang"] = "zz"  # unknown language
@@ -69,7 +84,9 @@ def test_every_row_gets_one_record_and_each_chunk_is_one_batch(tmp_path: Path) -
     summary = runner.execute(prepared, backend=backend)
     records = read_jsonl(tmp_path / "out.jsonl")
     assert [r["index"] for r in records] == list(range(40))
-    assert [len(b) for b in backend.batches] == [7, 7, 8, 8, 8], "bad rows are not sent; one call per chunk"
+    assert [len(b) for b in backend.batches] == [7, 7, 8, 8, 8], (
+        "bad rows are not sent; one call per chunk"
+    )
     by_id = {r["id"]: r for r in records}
     assert "field 'text' is missing" in by_id["r5"]["error"]
     assert "unknown language 'zz'" in by_id["r9"]["error"]
@@ -88,9 +105,13 @@ def test_every_row_gets_one_record_and_each_chunk_is_one_batch(tmp_path: Path) -
 def test_resume_after_a_crash_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     data = dataset(tmp_path)
     with pytest.raises(Crash):
-        runner.execute(runner.prepare(config(tmp_path, data)), backend=CrashingBackend(crash_on_batch=3))
+        runner.execute(
+            runner.prepare(config(tmp_path, data)), backend=CrashingBackend(crash_on_batch=3)
+        )
     partial = read_jsonl(tmp_path / "out.jsonl")
-    assert [r["index"] for r in partial] == list(range(16)), "two chunks were written before the crash"
+    assert [r["index"] for r in partial] == list(range(16)), (
+        "two chunks were written before the crash"
+    )
     # A kill can also leave half a line behind.
     with (tmp_path / "out.jsonl").open("a", encoding="utf-8") as handle:
         handle.write('{"index": 16, "id": "r1')
@@ -103,13 +124,18 @@ def test_resume_after_a_crash_loses_and_duplicates_nothing(tmp_path: Path) -> No
     assert summary.rows_this_session == 24
     uninterrupted = tmp_path / "clean"
     uninterrupted.mkdir()
-    runner.execute(runner.prepare(config(uninterrupted, data)), backend=ScriptedBackend(answer_with_label_of_text))
+    runner.execute(
+        runner.prepare(config(uninterrupted, data)),
+        backend=ScriptedBackend(answer_with_label_of_text),
+    )
     assert sorted(records, key=lambda r: r["index"]) == read_jsonl(uninterrupted / "out.jsonl")
 
 
 def test_finished_run_resumes_without_starting_an_engine(tmp_path: Path) -> None:
     data = dataset(tmp_path, n=8)
-    runner.execute(runner.prepare(config(tmp_path, data)), backend=ScriptedBackend(answer_with_label_of_text))
+    runner.execute(
+        runner.prepare(config(tmp_path, data)), backend=ScriptedBackend(answer_with_label_of_text)
+    )
     # No backend given and the model name is not loadable: it must not be needed.
     summary = runner.execute(runner.prepare(config(tmp_path, data)))
     assert summary.total.rows == 8 and summary.rows_this_session == 0
@@ -117,15 +143,22 @@ def test_finished_run_resumes_without_starting_an_engine(tmp_path: Path) -> None
 
 def test_changed_settings_or_input_refuse_to_resume(tmp_path: Path) -> None:
     data = dataset(tmp_path, n=8)
-    runner.execute(runner.prepare(config(tmp_path, data)), backend=ScriptedBackend(answer_with_label_of_text))
+    runner.execute(
+        runner.prepare(config(tmp_path, data)), backend=ScriptedBackend(answer_with_label_of_text)
+    )
     changed = config(tmp_path, data, sampling={"max_tokens": 5})
     with pytest.raises(ResumeError, match=r"different run \(strategy changed\)"):
         runner.execute(runner.prepare(changed), backend=ScriptedBackend(answer_with_label_of_text))
     write_jsonl(data, [{"id": "new", "lang": "en", "text": "x", "label": "travel"}])
     with pytest.raises(ResumeError, match="input changed"):
-        runner.execute(runner.prepare(config(tmp_path, data)), backend=ScriptedBackend(answer_with_label_of_text))
+        runner.execute(
+            runner.prepare(config(tmp_path, data)),
+            backend=ScriptedBackend(answer_with_label_of_text),
+        )
     fresh = config(tmp_path, data, overwrite=True)
-    summary = runner.execute(runner.prepare(fresh), backend=ScriptedBackend(answer_with_label_of_text))
+    summary = runner.execute(
+        runner.prepare(fresh), backend=ScriptedBackend(answer_with_label_of_text)
+    )
     assert summary.total.rows == 1
 
 
@@ -133,7 +166,10 @@ def test_foreign_output_file_is_not_appended_to(tmp_path: Path) -> None:
     data = dataset(tmp_path, n=4)
     (tmp_path / "out.jsonl").write_text('{"something": "else"}\n', encoding="utf-8")
     with pytest.raises(ResumeError, match="not a run of xprompt"):
-        runner.execute(runner.prepare(config(tmp_path, data)), backend=ScriptedBackend(answer_with_label_of_text))
+        runner.execute(
+            runner.prepare(config(tmp_path, data)),
+            backend=ScriptedBackend(answer_with_label_of_text),
+        )
 
 
 def test_backend_errors_become_row_errors(tmp_path: Path) -> None:
@@ -142,7 +178,9 @@ def test_backend_errors_become_row_errors(tmp_path: Path) -> None:
             raise ValueError("prompt is 9999 tokens; it exceeds the model's context")
         return "sports"
 
-    runner.execute(runner.prepare(config(tmp_path, dataset(tmp_path, n=8))), backend=ScriptedBackend(script))
+    runner.execute(
+        runner.prepare(config(tmp_path, dataset(tmp_path, n=8))), backend=ScriptedBackend(script)
+    )
     by_id = {r["id"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
     assert "exceeds the model's context" in by_id["r3"]["error"]
     assert by_id["r3"]["correct"] is False and by_id["r3"]["steps"][0]["error"]
@@ -153,7 +191,11 @@ def test_exemplars_go_first_and_are_shared_within_a_language(tmp_path: Path) -> 
     data = dataset(tmp_path, n=8)
     pool = write_jsonl(
         tmp_path / "pool.jsonl",
-        [{"id": f"p{lang}{i}", "lang": lang, "text": f"pool {lang} {i}", "label": LABELS[i]} for lang in ("hau", "yor", "swh", "amh") for i in range(3)],
+        [
+            {"id": f"p{lang}{i}", "lang": lang, "text": f"pool {lang} {i}", "label": LABELS[i]}
+            for lang in ("hau", "yor", "swh", "amh")
+            for i in range(3)
+        ],
     )
     backend = ScriptedBackend(lambda r: "health")
     cfg = config(tmp_path, data, exemplars={"shots": 2, "pool": str(pool), "select": "balanced"})
@@ -162,6 +204,22 @@ def test_exemplars_go_first_and_are_shared_within_a_language(tmp_path: Path) -> 
     first, second = requests["r0"].messages, requests["r4"].messages  # both Hausa
     assert first[:-1] == second[:-1], "same language: identical prefix up to the query"
     assert "pool hau" in first[1].content and first[2].role == "assistant"
-    assert requests["r0"].constraint is not None and requests["r0"].constraint.choices == tuple(LABELS)
+    assert requests["r0"].constraint is not None and requests["r0"].constraint.choices == tuple(
+        LABELS
+    )
     record = read_jsonl(tmp_path / "out.jsonl")[0]
     assert record["details"]["exemplar_ids"] == ["phau0", "phau1"]
+
+
+def test_an_edited_exemplar_pool_refuses_to_resume(tmp_path: Path) -> None:
+    data = dataset(tmp_path, n=8)
+    rows = [
+        {"id": f"p{i}", "lang": "hau", "text": f"pool {i}", "label": LABELS[i]} for i in range(3)
+    ]
+    pool = write_jsonl(tmp_path / "pool.jsonl", rows)
+    cfg = config(tmp_path, data, exemplars={"shots": 1, "pool": str(pool), "lang": "any"})
+    runner.execute(runner.prepare(cfg), backend=ScriptedBackend(lambda r: "health"))
+    rows[0]["text"] = "pool 0, corrected"
+    write_jsonl(pool, rows)
+    with pytest.raises(ResumeError, match="strategy changed"):
+        runner.execute(runner.prepare(cfg), backend=ScriptedBackend(lambda r: "health"))

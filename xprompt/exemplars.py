@@ -19,6 +19,8 @@ serves as its own exemplar: when it would, the next candidate takes its place.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -67,9 +69,21 @@ class ExemplarSelector:
         for example in self.pool:
             self._by_lang[example.lang].append(example)
 
+    def pool_digest(self) -> str:
+        """SHA-256 (first 12 hex digits) of the pool's content: edit the pool and runs no longer match."""
+        sha = hashlib.sha256()
+        for example in self.pool:
+            row = [example.id, example.lang, example.target, sorted(example.fields.items())]
+            sha.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
+        return sha.hexdigest()[:12]
+
     def signature(self) -> str:
+        """Every setting that changes which exemplars a query gets, the pool's content included."""
         per = ",per_row" if self.per_row else ""
-        return f"k={self.k},select={self.rule},exemplars={self.language},seed={self.seed}{per}"
+        pool = f",pool={self.pool_digest()}" if self.k > 0 else ""
+        return (
+            f"k={self.k},select={self.rule},exemplars={self.language},seed={self.seed}{per}{pool}"
+        )
 
     def candidates(self, query_lang: str) -> list[Example]:
         if self.language == "any":
