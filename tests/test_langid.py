@@ -304,3 +304,12 @@ def test_bad_settings_name_the_problem() -> None:
         make_detector("fasttext")
     with pytest.raises(ConfigError, match="second detector"):
         make_checker(LangidConfig(mode="strict", detectors=["py3langid"]))
+
+
+def test_short_cjk_sentences_are_judged_not_left_uncertain() -> None:
+    """Han, kana and Hangul weigh three letters each, so one short sentence clears the length bar."""
+    from xprompt import langid
+
+    assert langid.check("政府今天宣布了该地区新的卫生计划。", "zho_Hans").verdict == "on"
+    assert langid.check("政府は今日、新しい保健計画を発表しました。", "jpn_Jpan").verdict == "on"
+    assert langid.check("政府今天宣布了该地区新的卫生计划。", "eng_Latn").verdict == "off"

@@ -73,7 +73,10 @@ def test_script_counting() -> None:
     assert scripts.letter_count("ʼyaʼyan") == 5
     # Japanese: kana and Han; Chinese: Han only.
     assert scripts.count("今日は市場に行きました", scripts.members({"Jpan"})).other == 0
-    assert scripts.count("ひらがな", scripts.members({"Hans"})).other == 4
+    kana = scripts.count("ひらがな", scripts.members({"Hans"}))
+    assert (kana.letters, kana.other) == (12, 12), "dense scripts count three times, on both sides"
+    # A short whole sentence in Chinese is long enough to judge (13 characters weigh 39).
+    assert scripts.letter_count("政府今天宣布了新的卫生计划。") == 39
     assert scripts.dominant("Hello ሰላም ሰላም") == "Ethi"
     assert scripts.char_script("1") is None
 
