@@ -1,4 +1,4 @@
-"""Scores over result records: accuracy, errors, extraction failures, off-target rate, tokens.
+"""Scores over result records: accuracy, errors, extraction failures, off-target rate, tokens, calls.
 
 Everything here works from saved result records alone, so re-scoring needs no
 model. The off-target rate is reported beside every quality number: a metric
@@ -42,6 +42,9 @@ class GroupStats:
     path_failures: int = 0
     paths_checked: int = 0
     paths_off_target: int = 0
+    calls: int = 0
+    mt_calls: int = 0
+    mt_tokens: int = 0
 
     @property
     def accuracy(self) -> float | None:
@@ -83,6 +86,12 @@ class GroupStats:
         for step in record.get("steps") or ():
             self.prompt_tokens += int(step.get("prompt_tokens") or 0)
             self.completion_tokens += int(step.get("completion_tokens") or 0)
+            # One model call per step, plus the off-target guard's retries; mt:* steps are translations.
+            calls = 1 + len((step.get("guard") or {}).get("attempts") or ())
+            self.calls += calls
+            if str(step.get("step", "")).startswith("mt:"):
+                self.mt_calls += calls
+                self.mt_tokens += int(step.get("completion_tokens") or 0)
             for check in step.get("checks") or ():
                 self.checked += 1
                 verdict = check.get("verdict")
@@ -113,6 +122,9 @@ class GroupStats:
             "uncertain": self.uncertain,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "calls": self.calls,
+            "mt_calls": self.mt_calls,
+            "mt_tokens": self.mt_tokens,
             "first_sample_accuracy": self.first_sample_accuracy,
             "paths": self.paths,
             "path_extraction_failures": self.path_failures,

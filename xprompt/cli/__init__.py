@@ -31,6 +31,7 @@ err_console = Console(stderr=True)
 def _register() -> None:
     # Each module adds its commands to ``app`` on import.
     from xprompt.cli import (  # noqa: F401
+        eval_cmd,
         langid_cmd,
         ldp_report_cmd,
         models_cmd,

@@ -31,6 +31,12 @@ def run_command(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="YAML run config; flags override it")
     ] = None,
+    recommendation: Annotated[
+        Path | None,
+        typer.Option(
+            help="recommendation.yaml of 'xprompt eval --recommend': the strategy settings for --lang"
+        ),
+    ] = None,
     input: Annotated[
         str | None,
         typer.Option(
@@ -309,6 +315,10 @@ def run_command(
         overrides["seed"] = seed
     if overwrite:
         overrides["overwrite"] = True
+    if recommendation is not None:
+        from xprompt.evals.recommend import apply_recommendation
+
+        overrides = apply_recommendation(recommendation, lang, overrides)
     run_config = load_run_config(config, overrides)
     quiet_engine_logs(verbose)
 

@@ -46,7 +46,9 @@ class Translation:
     model (over all pieces when the source was split) and ``tokens`` their
     number, so ``score`` (their mean) compares outputs of different lengths.
     ``segments`` is the number of pieces the source was split into; ``cached``
-    says the text came from the translation cache.
+    says the text came from the translation cache. ``prompt_tokens`` is the
+    prompt length an LLM translator (self-translate, LDP) sent, for cost
+    reports (0 for seq2seq models and cache hits).
     """
 
     source: str
@@ -58,6 +60,7 @@ class Translation:
     segments: int = 1
     cached: bool = False
     error: str | None = None
+    prompt_tokens: int = 0
 
     @property
     def ok(self) -> bool:
@@ -74,7 +77,10 @@ class Translation:
         out: dict[str, Any] = {"text": self.text, "segments": self.segments, "cached": self.cached}
         if self.logprob is not None:
             out["logprob"] = round(self.logprob, 4)
+        if self.logprob is not None or self.tokens:
             out["tokens"] = self.tokens
+        if self.prompt_tokens:
+            out["prompt_tokens"] = self.prompt_tokens
         if self.error is not None:
             out["error"] = self.error
         return out

@@ -215,6 +215,11 @@ class SelfTranslator:
                 continue
             text = completion.texts[0].split("\n", 1)[0].strip()
             results[i] = Translation(
-                item.text, item.src, item.tgt, text, tokens=completion.completion_tokens
+                item.text,
+                item.src,
+                item.tgt,
+                text,
+                tokens=completion.completion_tokens,
+                prompt_tokens=completion.prompt_tokens,
             )
         return [r for r in results if r is not None]

@@ -196,6 +196,7 @@ class TranslateTest:
             step=name,
             prompt_digest=_digest(source),
             texts=(result.text,) if result.ok else (),
+            prompt_tokens=result.prompt_tokens,
             completion_tokens=result.tokens,
             lang=lang,
             checks=checks,

@@ -1,0 +1,371 @@
+"""One evaluation: load the data, build every cell, run what is pending on shared engines, report.
+
+Layout under the output directory (``runs/eval/<suite>`` by default)::
+
+    data/<split>/<lang>.jsonl             the split in xprompt's row shape (CoNLL for NER)
+    data/<pool split>/<lang>.jsonl        few-shot / translation exemplars (clean rows only)
+    <split>/<variant>/<lang>.jsonl        one cell's records (+ .meta.json, .summary.json, .eval.json)
+    <split>/english/<lang>.<key>.jsonl    NER: the tagged English shared by the projection methods
+    <split>/report.{json,md}, scores.png, score_vs_cost.png
+
+Running the same command again resumes every cell where it stopped; a finished
+evaluation is re-scored from its files without starting a model.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xprompt import languages, runner
+from xprompt.backends.base import Backend
+from xprompt.config import EngineConfig
+from xprompt.errors import ConfigError, UnknownLanguageError
+from xprompt.evals import cells as cellmod
+from xprompt.evals import datasets, english_side, measure
+from xprompt.evals.cells import Cell
+from xprompt.evals.engines import SharedBackend, TranslatorPool
+from xprompt.evals.scoring import Bootstrap
+from xprompt.evals.suite import Suite, expand
+
+#: Fields a pool row must have to serve as an exemplar, per dataset.
+POOL_FIELDS = {
+    "sib200": ("text", "label"),
+    "mgsm": ("question", "answer"),
+    "flores200": ("text", "target"),
+}
+
+CellHook = Callable[[Cell, int, int], None]
+RowHook = Callable[[int], None]
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a split spec: ``test[:25]`` -> ``test_-25``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.replace(":", "-")).strip("_") or "split"
+
+
+@dataclass
+class EvalOptions:
+    """How to run a suite (``xprompt eval`` flags).
+
+    ``split``: a role in the suite's ``splits`` (``eval``, ``dev``) or a literal
+    spec (``test[25:]``). ``data``: local data directory (overrides the suite's);
+    ``hf``: read from Hugging Face (a dataset name, or ``""`` for the suite's).
+    ``engine``: EngineConfig fields overriding the suite's; ``vars``: suite vars;
+    ``max_tokens``: cap on every generation (quick runs, tests).
+    """
+
+    split: str = "eval"
+    out_dir: str | None = None
+    data: str | None = None
+    hf: str | None = None
+    languages: Sequence[str] | None = None
+    variants: Sequence[str] | None = None
+    limit: int | None = None
+    engine: dict[str, Any] = field(default_factory=dict)
+    vars: dict[str, str] = field(default_factory=dict)
+    max_tokens: int | None = None
+    bootstrap: Bootstrap = field(default_factory=Bootstrap)
+    overwrite: bool = False
+
+
+class Evaluation:
+    """A suite with its options: data, cells, execution and report."""
+
+    def __init__(self, suite: Suite, options: EvalOptions) -> None:
+        self.suite = suite
+        self.options = options
+        self.split = suite.split(options.split)
+        self.out_dir = Path(options.out_dir or f"runs/eval/{suite.name}")
+        self.split_dir = self.out_dir / slug(str(self.split))
+        merged = {**suite.engine.model_dump(exclude_unset=True), **options.engine}
+        self.engine = EngineConfig.model_validate(merged)
+        unknown = sorted(set(options.vars) - set(suite.vars))
+        if unknown:
+            raise ConfigError(
+                f"--set {', '.join(unknown)}: not vars of suite {suite.name} "
+                f"(its vars: {', '.join(sorted(suite.vars)) or 'none'})"
+            )
+        self.vars = {**suite.vars, **options.vars}
+        self.languages = self._languages(options.languages)
+        self.variants = [v for v in expand(suite) if self._wanted(v.name)]
+        if not self.variants:
+            names = ", ".join(v.name for v in expand(suite))
+            raise ConfigError(
+                f"--variants: none of {list(options.variants or [])} is a variant ({names})"
+            )
+        self.cells: list[Cell] = []
+        self.problems: dict[str, list[str]] = {}
+        self.sources: dict[str, str] = {}
+        self.engine_start_s = 0.0
+
+    # -- selection -------------------------------------------------------------------------
+
+    def _languages(self, wanted: Sequence[str] | None) -> list[str]:
+        if not wanted:
+            return list(self.suite.languages)
+        codes = []
+        for item in wanted:
+            try:
+                code = languages.resolve(item).code
+            except UnknownLanguageError as exc:
+                raise ConfigError(f"--languages: {exc}") from None
+            if code not in self.suite.languages:
+                raise ConfigError(
+                    f"--languages: {code} is not in suite {self.suite.name} "
+                    f"({', '.join(self.suite.languages)})"
+                )
+            codes.append(code)
+        return codes
+
+    def _wanted(self, name: str) -> bool:
+        wanted = self.options.variants
+        return not wanted or name in wanted or name.split(".", 1)[0] in wanted
+
+    # -- data ------------------------------------------------------------------------------
+
+    def _load(
+        self, lang: str, split: datasets.SplitSpec, *, limited: bool = True
+    ) -> datasets.LoadedSplit:
+        """One language's split: ``--data``, else ``--hf``, else the suite's root, else its hf name.
+
+        ``--limit`` applies to the evaluated split (``limited``), never to the exemplar pool.
+        """
+        dataset, options = self.suite.dataset, self.options
+        root = options.data or (self.suite.data.root if options.hf is None else None)
+        if root is not None:
+            loaded = datasets.load_local(dataset, root, lang, split)
+        else:
+            name = options.hf or self.suite.data.hf or datasets.HF_NAMES[dataset]
+            loaded = datasets.load_hf(dataset, name, lang, split)
+        if limited and options.limit is not None:
+            loaded.rows = loaded.rows[: options.limit]
+            loaded.sentences = loaded.sentences[: options.limit]
+        return loaded
+
+    def data_file(self, split: datasets.SplitSpec, lang: str) -> Path:
+        suffix = ".conll" if self.suite.dataset == "masakhaner" else ".jsonl"
+        return self.out_dir / "data" / slug(str(split)) / f"{lang}{suffix}"
+
+    def _pool(self, lang: str) -> Path | None:
+        if "pool" not in self.suite.splits:
+            return None
+        pool_split = self.suite.split("pool")
+        loaded = self._load(lang, pool_split, limited=False)
+        needed = POOL_FIELDS.get(self.suite.dataset, ())
+        loaded.rows = [r for r in loaded.rows if all(r.get(f) for f in needed)]
+        return datasets.write_split(
+            loaded, self.data_file(pool_split, lang).with_suffix(".pool.jsonl")
+        )
+
+    # -- cells -----------------------------------------------------------------------------
+
+    def prepare(self) -> list[Cell]:
+        """Load and write the data, build and validate every cell (no engine starts)."""
+        needs_pool = any(
+            v.spec.shots or v.spec.pool or v.kind == "translate" for v in self.variants
+        )
+        self.cells = []
+        for lang in self.languages:
+            loaded = self._load(lang, self.split)
+            self.sources[lang] = loaded.source
+            self.problems[lang] = loaded.problems
+            data_file = datasets.write_split(loaded, self.data_file(self.split, lang))
+            pool = self._pool(lang) if needs_pool else None
+            for variant in self.variants:
+                cell = self._cell(variant, lang, data_file, pool, len(loaded))
+                if cell.kind == "project":
+                    english = self.english_path(cell)
+                    cell.settings["english"] = str(english)
+                    cellmod.attach_english(cell, english)
+                self.cells.append(cell)
+        return self.cells
+
+    def _cell(self, variant: Any, lang: str, data_file: Path, pool: Path | None, rows: int) -> Cell:
+        output = self.split_dir / variant.name / f"{lang}.jsonl"
+        common = {
+            "output": output,
+            "rows": rows,
+            "names": self.vars,
+            "max_tokens": self.options.max_tokens,
+            "overwrite": self.options.overwrite,
+        }
+        if variant.kind == "run":
+            return cellmod.run_cell(
+                self.suite,
+                variant,
+                lang,
+                data_file=data_file,
+                pool_file=pool,
+                engine=self.engine,
+                **common,
+            )
+        if variant.kind == "translate":
+            return cellmod.translate_cell(
+                self.suite, variant, lang, data_file=data_file, pool_file=pool, **common
+            )
+        if self.suite.dataset != "masakhaner":
+            raise ConfigError(
+                f"variant '{variant.name}': projection needs a NER dataset (masakhaner)"
+            )
+        return cellmod.project_cell(self.suite, variant, lang, data_file=data_file, **common)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def pending(self, cell: Cell) -> int:
+        """Rows of a cell without a record yet (checks that the existing output belongs to it)."""
+        if cell.prepared is not None:
+            return len(cell.prepared.rows) - len(runner.open_output(cell.prepared))
+        if cell.translate is not None:
+            from xprompt.mt import job as mt_job
+
+            rows = mt_job.read_rows(cell.translate)
+            return len(rows) - len(mt_job.open_output(cell.translate, rows))
+        from xprompt.projection import job as project_job
+
+        units = project_job.plan_units(cell.project)
+        return len(units) - len(project_job.open_output(cell.project, units))
+
+    def run(
+        self,
+        *,
+        backend: Backend | None = None,
+        on_cell: CellHook | None = None,
+        on_rows: RowHook | None = None,
+    ) -> None:
+        """Run every pending row of every cell; one LLM (``backend`` or started on first use)."""
+        if not self.cells:
+            self.prepare()
+        model = runner.resolve_model(self.engine) if backend is None else ""
+        shared = (
+            SharedBackend(backend=backend)
+            if backend is not None
+            else SharedBackend(lambda: runner.make_backend(self.engine, model), model_id=model)
+        )
+        pool = TranslatorPool()
+        try:
+            for cell in self.cells:
+                if cell.kind == "project":
+                    self._english(cell, shared, pool)
+                if self.options.overwrite:
+                    measure.reset_timing(cell.output)
+                todo = self.pending(cell)
+                if on_cell is not None:
+                    on_cell(cell, cell.rows, cell.rows - todo)
+                if todo:
+                    self._execute(cell, shared, pool, on_rows)
+        finally:
+            pool.close()
+            shared.close()
+            self.engine_start_s = shared.start_s
+
+    def _execute(
+        self, cell: Cell, shared: SharedBackend, pool: TranslatorPool, on_rows: RowHook | None
+    ) -> None:
+        last = time.perf_counter()
+        loaded = pool.load_s
+
+        def hook(n: int) -> None:
+            nonlocal last, loaded
+            now = time.perf_counter()
+            seconds = now - last - shared.claim_start_seconds() - (pool.load_s - loaded)
+            last, loaded = now, pool.load_s
+            measure.add_timing(cell.output, max(seconds, 0.0), n)
+            if on_rows is not None:
+                on_rows(n)
+
+        if cell.prepared is not None:
+            self._share_translator(cell, pool)
+            last, loaded = time.perf_counter(), pool.load_s
+            runner.execute(cell.prepared, backend=shared, on_rows=hook)
+        elif cell.translate is not None:
+            from xprompt.mt import job as mt_job
+
+            translator = None
+            if not cell.llm_translates:
+                translator = pool.get(cell.translate.translator)
+                last, loaded = time.perf_counter(), pool.load_s
+            cell.translate.llm = shared
+            mt_job.execute(cell.translate, translator=translator, on_rows=hook)
+        else:
+            from xprompt.projection import job as project_job
+
+            project_job.execute(cell.project, on_rows=hook)
+
+    @staticmethod
+    def _share_translator(cell: Cell, pool: TranslatorPool) -> None:
+        """Hand a translate-test cell the pool's MT model (loaded once for all its languages)."""
+        from xprompt.strategies.translate_test import TranslateTest
+
+        strategy = cell.prepared.strategy if cell.prepared is not None else None
+        if isinstance(strategy, TranslateTest) and not cell.llm_translates:
+            strategy.translator = pool.get(strategy.settings)
+
+    # -- NER: the English side ---------------------------------------------------------------
+
+    def _tagger_cap(self) -> int:
+        cap = self.options.max_tokens
+        return min(64, cap) if cap else 64
+
+    def tagger_id(self) -> str:
+        """What the English tags depend on: the LLM tagger's model, template and decoding, or the function."""
+        if self.suite.tagger != "llm":
+            return self.suite.tagger
+        from xprompt.evals.ner_tagger import TEMPLATE
+        from xprompt.templates import load_template
+
+        template = load_template(TEMPLATE)
+        model = runner.model_identity(runner.resolve_model(self.engine))
+        return f"llm-tagger({model},{template.name}@{template.digest},max={self._tagger_cap()})"
+
+    def english_path(self, cell: Cell) -> Path:
+        """Where a projection cell's tagged English lives (shared by the methods of its language)."""
+        assert cell.project_options is not None and cell.data_file is not None
+        return english_side.english_path(
+            self.split_dir / "english",
+            cell.lang,
+            cell.data_file,
+            cell.project_options.translator().identity(),
+            self.tagger_id(),
+        )
+
+    def _english(self, cell: Cell, shared: SharedBackend, pool: TranslatorPool) -> None:
+        """Build the tagged English a projection cell projects, unless it is there already."""
+        from xprompt.evals.ner_tagger import LLMTagger
+        from xprompt.projection.pipeline import load_tagger
+
+        path = Path(cell.settings["english"])
+        if path.is_file() and english_side.cost_path(path).is_file():
+            return
+        assert cell.project_options is not None and cell.data_file is not None
+        llm_tagger: LLMTagger | None = None
+        if self.suite.tagger == "llm":
+            llm_tagger = LLMTagger(shared, max_tokens=self._tagger_cap())
+            tagger: Any = llm_tagger
+        else:
+            tagger = load_tagger(self.suite.tagger)
+
+        def tagger_cost() -> measure.Cost:
+            if llm_tagger is None:
+                return measure.Cost()
+            return measure.Cost(
+                llm_calls=llm_tagger.calls,
+                prompt_tokens=llm_tagger.prompt_tokens,
+                generated_tokens=llm_tagger.generated_tokens,
+            )
+
+        translator = pool.get(cell.project_options.translator())
+        loaded = pool.load_s
+        english_side.build_english(
+            path,
+            cell.data_file,
+            cell.lang,
+            translator,
+            tagger,
+            tagger_cost=tagger_cost,
+            exclude_seconds=lambda: shared.claim_start_seconds() + (pool.load_s - loaded),
+        )
