@@ -11,8 +11,10 @@ translation task:
 - the toy language has 68 words (each one token) in a fixed cycle; a sentence is
   1-40 consecutive words of the cycle, starting anywhere (so a decoder can be
   confident from its own prefix, as a trained MT model is);
-- "translation" swaps words in fixed pairs (an involution, so every direction
-  between the toy languages is the same mapping and translate-test round-trips);
+- toy English (``eng_Latn``) is those stretches; the other toy languages
+  (``hau_Latn``, ``yor_Latn``, ``swh_Latn``) write every word as its partner in a
+  fixed pairing (an involution), so translating there and back round-trips;
+  training goes both ways between English and the others;
 - half the training sources carry one EasyProject-marked span ``[ w ... ]``; their
   targets are the translated tokens with the ``[`` and ``]`` tokens inserted around
   the span (exactly the output CODEC constrains decoding to).
@@ -35,7 +37,7 @@ from pathlib import Path
 #: Bump when the builder's output changes, so caches are rebuilt.
 TINY_MARKER_MT_VERSION = 1
 
-#: The toy languages the model was trained between (any direction).
+#: The toy languages: English first; the model translates between English and each other one.
 LANGUAGES = ("eng_Latn", "hau_Latn", "yor_Latn", "swh_Latn")
 
 
@@ -118,11 +120,15 @@ def build_tiny_marker_mt(
     return out
 
 
-def _example(rng: random.Random, cycle: list[str], pairs: dict[str, str], tokenizer):  # type: ignore[no-untyped-def]
+def _example(
+    rng: random.Random, cycle: list[str], pairs: dict[str, str], tokenizer, *, to_english: bool
+):  # type: ignore[no-untyped-def]
     """One training pair as token ids: (source ids, target ids) without language tags."""
     length = rng.randint(1, 40)
     sentence = toy_sentence(rng, cycle, length)
     translated = [pairs[w] for w in sentence]
+    if to_english:
+        sentence, translated = translated, sentence
     open_id = tokenizer.convert_tokens_to_ids("[")
     close_id = tokenizer.convert_tokens_to_ids("]")
 
@@ -156,7 +162,8 @@ def _train(model, tokenizer, *, seed: int, steps: int, batch: int, log=None) -> 
     words = toy_words(tokenizer)
     pairs = toy_pairs(words, seed)
     cycle = toy_cycle(words, seed)
-    lang_ids = [tokenizer.convert_tokens_to_ids(code) for code in LANGUAGES]
+    english = tokenizer.convert_tokens_to_ids(LANGUAGES[0])
+    others = [tokenizer.convert_tokens_to_ids(code) for code in LANGUAGES[1:]]
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -166,8 +173,10 @@ def _train(model, tokenizer, *, seed: int, steps: int, batch: int, log=None) -> 
     for step in range(steps):
         sources, inputs, labels = [], [], []
         for _ in range(batch):
-            src, tgt = _example(rng, cycle, pairs, tokenizer)
-            a, b = rng.sample(lang_ids, 2)
+            to_english = rng.random() < 0.5
+            src, tgt = _example(rng, cycle, pairs, tokenizer, to_english=to_english)
+            other = rng.choice(others)
+            a, b = (other, english) if to_english else (english, other)
             sources.append([a, *src, eos])
             inputs.append([eos, b, *tgt])
             labels.append([-100, *tgt, eos])
