@@ -90,3 +90,14 @@ def test_empty_batch_and_missing_model_path() -> None:
 
     with pytest.raises(ConfigError, match="does not exist"):
         VLLMBackend("./no/such/model")
+
+
+def test_an_invalid_regex_fails_only_its_own_request(vllm_backend) -> None:
+    requests = [
+        chat(0, "first", sampling=Sampling(max_tokens=4)),
+        chat(1, "bad", sampling=Sampling(max_tokens=4), constraint=Constraint(regex="(unclosed")),
+        chat(2, "third", sampling=Sampling(max_tokens=4), constraint=Constraint(choices=LABELS)),
+    ]
+    completions = vllm_backend.generate(requests)
+    assert completions[0].ok and completions[2].ok and completions[2].texts[0] in LABELS
+    assert not completions[1].ok and "invalid regex" in completions[1].error

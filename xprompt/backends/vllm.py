@@ -17,12 +17,24 @@ Works with the CUDA build (``pip install vllm``) and the CPU build
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from xprompt.errors import BackendError, ConfigError
 from xprompt.types import Completion, Constraint, Request, Sampling
+
+
+@functools.cache
+def _rejection_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "this request is invalid" (a row error), not "the engine failed"."""
+    try:
+        from vllm.exceptions import VLLMClientError
+    except ImportError:  # older vLLM
+        return (ValueError, TypeError)
+    return (ValueError, TypeError, VLLMClientError)
+
 
 #: On machines without a GPU vLLM's default (0.92 of memory for the KV cache) fails; this works.
 CPU_MEMORY_UTILIZATION = 0.3
@@ -271,7 +283,7 @@ class VLLMBackend:
         params = [self.sampling_params(r.sampling, r.constraint) for r in requests]
         try:
             outputs = self._llm.generate(prompts, params, use_tqdm=False)
-        except (ValueError, TypeError) as exc:
+        except _rejection_types() as exc:
             if len(requests) == 1:
                 return [
                     Completion(
@@ -567,7 +579,7 @@ class AsyncVLLMBackend:
                     completion_tokens=sum(tokens),
                     finish_reasons=tuple(reasons),
                 )
-        except (ValueError, TypeError) as exc:
+        except _rejection_types() as exc:
             yield Completion(
                 request.id, prompt_tokens=len(ids), error=f"vLLM rejected the request: {exc}"
             )
