@@ -223,3 +223,31 @@ def test_an_edited_exemplar_pool_refuses_to_resume(tmp_path: Path) -> None:
     write_jsonl(pool, rows)
     with pytest.raises(ResumeError, match="strategy changed"):
         runner.execute(runner.prepare(cfg), backend=ScriptedBackend(lambda r: "health"))
+
+
+def test_retry_errors_runs_failed_rows_again_and_keeps_the_rest(tmp_path: Path) -> None:
+    data = dataset(tmp_path, n=8)
+    outage = {"on": True}
+
+    def flaky(request: Request) -> str:
+        if outage["on"] and request.id.startswith(("r2/", "r5/")):
+            raise ValueError("server unreachable after 5 retries")
+        return "health"
+
+    runner.execute(runner.prepare(config(tmp_path, data)), backend=ScriptedBackend(flaky))
+    first = {r["id"]: r for r in read_jsonl(tmp_path / "out.jsonl")}
+    assert first["r2"]["error"] and first["r5"]["error"]
+    outage["on"] = False
+    plain = ScriptedBackend(flaky)
+    runner.execute(runner.prepare(config(tmp_path, data)), backend=plain)
+    assert plain.batches == [], "a plain resume keeps error records as they are"
+    again = ScriptedBackend(flaky)
+    summary = runner.execute(
+        runner.prepare(config(tmp_path, data, retry_errors=True)), backend=again
+    )
+    assert sorted(r.id.split("/")[0] for r in again.batches[0]) == ["r2", "r5"]
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert sorted(r["index"] for r in records) == list(range(8)), "every row once"
+    assert summary.total.errors == 0
+    by_id = {r["id"]: r for r in records}
+    assert by_id["r0"] == first["r0"], "rows without errors are kept as they were"

@@ -155,6 +155,10 @@ class RunConfig(BaseModel):
         256, ge=1, description="rows per batched backend call (and per resume unit)"
     )
     overwrite: bool = False
+    retry_errors: bool = Field(
+        False,
+        description="on resume, run rows whose record has an error again (e.g. after an outage)",
+    )
 
     @field_validator("strategy")
     @classmethod

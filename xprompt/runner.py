@@ -5,7 +5,7 @@ chunk by chunk. Next to it, ``<output>.meta.json`` records what run the file
 belongs to. Start the same command again after an interruption and only the
 rows without a record are run: nothing is duplicated or lost. A run whose
 settings or input changed refuses to append to an old file (``--overwrite``
-starts afresh).
+starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
 """
 
 from __future__ import annotations
@@ -222,6 +222,9 @@ def open_output(prepared: Prepared) -> set[int]:
                 "Use the same settings, another --output, or --overwrite to start again."
             )
     records = data.read_records(output, repair=True)
+    if prepared.config.retry_errors and any(r.get("error") for r in records):
+        records = [r for r in records if not r.get("error")]
+        _rewrite(output, records)
     done: set[int] = set()
     ids_by_index = {r.index: r.id for r in prepared.rows}
     for record in records:
@@ -242,6 +245,15 @@ def open_output(prepared: Prepared) -> set[int]:
     tmp.write_text(json.dumps(meta_record, ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(tmp, meta)
     return done
+
+
+def _rewrite(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Replace ``path`` with ``records`` atomically (a crash leaves the old file or the new one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
+    os.replace(tmp, path)
 
 
 def make_record(

@@ -246,6 +246,29 @@ def run_command(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="discard an existing output and start again")
     ] = False,
+    retry_errors: Annotated[
+        bool,
+        typer.Option("--retry-errors", help="on resume, run rows that ended with an error again"),
+    ] = False,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="requests in flight per server [default: 32] (backend openai)",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="seconds per request [default: 600] (backend openai)", rich_help_panel=ENGINE
+        ),
+    ] = None,
+    max_retries: Annotated[
+        int | None,
+        typer.Option(
+            help="retries of a failed request [default: 5] (backend openai)", rich_help_panel=ENGINE
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="show the engine's own logs")
@@ -271,6 +294,9 @@ def run_command(
         ("engine.model", model),
         ("engine.backend", backend),
         ("engine.base_urls", base_url or None),
+        ("engine.concurrency", concurrency),
+        ("engine.timeout_s", timeout),
+        ("engine.max_retries", max_retries),
         ("engine.max_model_len", max_model_len),
         ("engine.gpu_memory_utilization", gpu_memory_utilization),
         ("engine.tensor_parallel_size", tensor_parallel_size),
@@ -315,6 +341,8 @@ def run_command(
         overrides["seed"] = seed
     if overwrite:
         overrides["overwrite"] = True
+    if retry_errors:
+        overrides["retry_errors"] = True
     if recommendation is not None:
         from xprompt.evals.recommend import apply_recommendation
 
