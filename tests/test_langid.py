@@ -188,7 +188,7 @@ def test_module_level_check_is_the_strategy_signature() -> None:
 
 def test_signature_records_every_setting() -> None:
     a = make_checker().signature()
-    b = make_checker(LangidConfig(off_confidence=0.8)).signature()
+    b = make_checker(LangidConfig(off_confidence=0.9)).signature()
     c = make_checker(LangidConfig(clusters=[])).signature()
     assert a.startswith("langid(py3langid@") and "mode=default" in a
     assert len({a, b, c}) == 3

@@ -137,7 +137,7 @@ class Checker:
     pivots: tuple[str, ...] = ("eng_Latn",)
     min_letters: int = 20
     min_script_letters: int = 8
-    off_confidence: float = 0.9
+    off_confidence: float = 0.8
     pivot_confidence: float = 0.8
     off_share: float = 0.2
     copy_threshold: float = 0.8
