@@ -61,7 +61,6 @@ class Cost:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = asdict(self)
-        out["wall_s"] = round(self.wall_s, 3)
         out["per_row"] = {
             k: None if (v := self.per_row(k)) is None else round(v, 4)
             for k in ("llm_calls", "tokens", "mt_calls", "seconds")

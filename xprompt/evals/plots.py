@@ -2,9 +2,9 @@
 
 - ``scores.png``: grouped bars, one group per language, one bar per variant,
   with the 95% bootstrap interval as an error bar.
-- ``score_vs_cost.png``: each variant's average score against its cost per row
-  (LLM prompt + generated tokens; MT calls when a variant uses no LLM tokens),
-  one small point per language behind the average.
+- ``score_vs_cost.png``: each variant's average score against its cost per row,
+  in LLM tokens (prompt + generated) and in model calls (LLM + MT), one small
+  point per language behind the average.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def score_bars(report: SuiteReport, path: str | Path) -> Path:
     names = report.variant_names()
     langs = report.languages
     width = 0.8 / max(len(names), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 + len(langs) * (0.5 + 0.35 * len(names))), 4.8))
+    width_in = min(14.0, max(6.5, 2.5 + len(langs) * (0.35 + 0.18 * len(names))))
+    fig, ax = plt.subplots(figsize=(width_in, 4.8))
     colors = plt.get_cmap("tab10")
     for k, name in enumerate(names):
         xs, ys, lows, highs = [], [], [], []
@@ -52,6 +53,16 @@ def score_bars(report: SuiteReport, path: str | Path) -> Path:
         ax.bar(xs, ys, width=width * 0.95, label=name, color=colors(k % 10))
         if xs:
             ax.errorbar(xs, ys, yerr=[lows, highs], fmt="none", ecolor="black", capsize=2, lw=0.8)
+        if len(langs) * len(names) <= 40:
+            for x, y in zip(xs, ys, strict=True):
+                ax.annotate(
+                    f"{y:.0f}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(0, 2),
+                    ha="center",
+                    fontsize=7,
+                )
     ax.set_xticks(range(len(langs)))
     ax.set_xticklabels(
         langs, rotation=30 if len(langs) > 4 else 0, ha="right" if len(langs) > 4 else "center"
@@ -59,36 +70,51 @@ def score_bars(report: SuiteReport, path: str | Path) -> Path:
     ax.set_ylabel(f"{report.metric} (95% CI)")
     ax.set_ylim(0, 100)
     ax.set_title(f"{report.suite}: {report.metric} by language and variant ({report.split})")
-    ax.legend(fontsize=8, ncols=min(len(names), 3), loc="upper left", frameon=False)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, plt, path)
 
 
 def score_vs_cost(report: SuiteReport, path: str | Path) -> Path:
-    """Average score against cost per row, one point per variant (small points: languages)."""
+    """Average score against cost per row, one point per variant (small points: languages).
+
+    Two panels: LLM tokens per row (prompt + generated) and model calls per row (LLM + MT).
+    """
     plt = _pyplot()
-    totals = {v: report.total_cost(v) for v in report.variant_names()}
-    use_tokens = any((t.per_row("tokens") or 0) > 0 for t in totals.values())
-    measure = "tokens" if use_tokens else "calls"
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.6), sharey=True)
     colors = plt.get_cmap("tab10")
-    for k, name in enumerate(report.variant_names()):
-        color = colors(k % 10)
-        for c in report.cells:
-            if c.variant == name and c.score is not None and c.cost.per_row(measure) is not None:
-                ax.scatter(c.cost.per_row(measure), c.score, s=12, color=color, alpha=0.35)
-        x, y = totals[name].per_row(measure), report.average(name)
-        if x is None or y is None:
-            continue
-        ax.scatter(x, y, s=70, color=color, edgecolor="black", label=name, zorder=3)
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
-    label = "LLM tokens per row (prompt + generated)" if use_tokens else "model calls per row"
-    ax.set_xlabel(label)
-    ax.set_ylabel(f"{report.metric} (average over languages)")
-    ax.set_title(f"{report.suite}: score against cost ({report.split})")
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, frameon=False, loc="best")
+    panels = (
+        ("tokens", "LLM tokens per row (prompt + generated)"),
+        ("calls", "model calls per row (LLM + MT)"),
+    )
+    for ax, (measure, label) in zip(axes, panels, strict=True):
+        for k, name in enumerate(report.variant_names()):
+            color = colors(k % 10)
+            for c in report.cells:
+                x = c.cost.per_row(measure)
+                if c.variant == name and c.score is not None and x is not None:
+                    ax.scatter(x, c.score, s=14, color=color, alpha=0.35)
+            x, y = report.total_cost(name).per_row(measure), report.average(name)
+            if x is None or y is None:
+                continue
+            ax.scatter(x, y, s=70, color=color, edgecolor="black", label=name, zorder=3)
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        xs = [x for x in (report.total_cost(n).per_row(measure) for n in report.variant_names()) if x]
+        if xs and max(xs) / min(xs) > 8:
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
+            ax.set_xscale("log")  # a wide range of cost (CLSP against direct) stays readable
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            label += ", log scale"
+        ax.set_xlabel(label)
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"{report.metric} (large: average over languages)")
+    fig.suptitle(f"{report.suite}: score against cost ({report.split})")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        axes[1].legend(handles, labels, fontsize=8, frameon=False, loc="best")
     return _save(fig, plt, path)
 
 

@@ -112,6 +112,7 @@ class SuiteReport:
     bootstrap: Bootstrap = field(default_factory=Bootstrap)
     engine_start_s: float = 0.0
     model: str = ""
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     def cell(self, lang: str, variant: str) -> CellResult | None:
         return next((c for c in self.cells if c.lang == lang and c.variant == variant), None)
@@ -127,9 +128,13 @@ class SuiteReport:
         top = max(c.score for c in scored if c.score is not None)
         return next(c.variant for c in scored if c.score == top)
 
-    def average(self, variant: str) -> float | None:
-        """Mean score of a variant over the languages where it has one."""
-        scores = [c.score for c in self.cells if c.variant == variant and c.score is not None]
+    def average(self, variant: str, langs: Sequence[str] | None = None) -> float | None:
+        """Mean score of a variant over the languages (of ``langs``) where it has one."""
+        scores = [
+            c.score
+            for c in self.cells
+            if c.variant == variant and c.score is not None and (langs is None or c.lang in langs)
+        ]
         return sum(scores) / len(scores) if scores else None
 
     def total_cost(self, variant: str) -> Cost:
@@ -159,6 +164,11 @@ class SuiteReport:
             "languages": self.languages,
             "variants": self.variants,
             "averages": {v: _round(self.average(v)) for v in self.variant_names()},
+            "groups": self.groups,
+            "group_averages": {
+                g: {v: _round(self.average(v, langs)) for v in self.variant_names()}
+                for g, langs in self.groups.items()
+            },
             "best": {lang: self.best(lang) for lang in self.languages},
             "variant_cost": {v: self.total_cost(v).to_dict() for v in self.variant_names()},
             "cells": [c.to_dict() for c in self.cells],
@@ -181,6 +191,7 @@ class SuiteReport:
             bootstrap=Bootstrap(boot.get("resamples", 1000), boot.get("seed", 12345)),
             engine_start_s=data.get("engine_start_s", 0.0),
             model=data.get("model", ""),
+            groups=data.get("groups") or {},
         )
 
     @classmethod
@@ -206,7 +217,9 @@ def build_report(evaluation: Any) -> SuiteReport:
         if english:
             from xprompt.evals.english_side import read_cost
 
-            measured.cost.add(read_cost(Path(english)))
+            shared = read_cost(Path(english))
+            shared.timed_rows = 0  # the same sentences: its seconds add to each row's time
+            measured.cost.add(shared)
         status = "not run" if not records else ("done" if len(records) >= cell.rows else "partial")
         results.append(
             CellResult(
@@ -256,6 +269,9 @@ def build_report(evaluation: Any) -> SuiteReport:
         bootstrap=bootstrap,
         engine_start_s=evaluation.engine_start_s,
         model=model,
+        groups={
+            g: [c for c in langs if c in evaluation.languages] for g, langs in suite.groups.items()
+        },
     )
 
 
@@ -349,6 +365,10 @@ def matrix_rows(report: SuiteReport, *, marker: tuple[str, str] = ("**", "**")) 
             row.append(text)
         rows.append(row)
     rows.append(["average", *[fmt_num(report.average(v)) for v in report.variant_names()]])
+    for group, langs in report.groups.items():
+        if langs:
+            averages = [fmt_num(report.average(v, langs)) for v in report.variant_names()]
+            rows.append([f"average {group}", *averages])
     return rows
 
 

@@ -132,7 +132,7 @@ def chrf_pp(
     if not hypotheses:
         return MetricResult("chrF++", None, 0, signature=_sig("chrF++", bootstrap))
     point = metric.corpus_score(list(hypotheses), [list(references)])
-    signature = metric.get_signature().format(short=True)
+    signature = metric.get_signature().format()
     # Per-segment statistics once (as sacrebleu's own bootstrap does), re-aggregated per resample.
     stats = np.array(
         metric._extract_corpus_statistics(list(hypotheses), [list(references)]), dtype="float32"

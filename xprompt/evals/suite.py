@@ -112,6 +112,9 @@ class Suite(BaseModel):
     data: DataSource = Field(default_factory=DataSource)
     splits: dict[str, str] = Field(default_factory=lambda: {"eval": "test"})
     languages: list[str] = Field(min_length=1)
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict, description="named language groups averaged in the report"
+    )
     engine: EngineConfig = Field(default_factory=EngineConfig)
     vars: dict[str, str] = Field(default_factory=dict)
     metric: str = Field("", description="filled from the dataset when empty")
@@ -143,6 +146,17 @@ class Suite(BaseModel):
             raise ValueError(f"languages: {', '.join(repeated)} listed more than once")
         return codes
 
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        out = {}
+        for name, codes in value.items():
+            try:
+                out[name] = [languages.resolve(c).code for c in codes]
+            except UnknownLanguageError as exc:
+                raise ValueError(f"groups.{name}: {exc}") from None
+        return out
+
     @field_validator("splits")
     @classmethod
     def _splits(cls, value: dict[str, str]) -> dict[str, str]:
@@ -161,6 +175,10 @@ class Suite(BaseModel):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"variants: {', '.join(repeated)} named more than once")
+        for name, codes in self.groups.items():
+            outside = [c for c in codes if c not in self.languages]
+            if outside:
+                raise ValueError(f"groups.{name}: {', '.join(outside)} not in languages")
         if not self.metric:
             self.metric = METRICS[self.dataset]
         if any(v.pool or v.shots for v in self.variants) and "pool" not in self.splits:
