@@ -99,7 +99,9 @@ def score_vs_cost(report: SuiteReport, path: str | Path) -> Path:
                 continue
             ax.scatter(x, y, s=70, color=color, edgecolor="black", label=name, zorder=3)
             ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
-        xs = [x for x in (report.total_cost(n).per_row(measure) for n in report.variant_names()) if x]
+        xs = [
+            x for x in (report.total_cost(n).per_row(measure) for n in report.variant_names()) if x
+        ]
         if xs and max(xs) / min(xs) > 8:
             from matplotlib.ticker import FuncFormatter, NullFormatter
 
