@@ -7,6 +7,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -207,8 +208,10 @@ def eval_command(
     if json_out:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
+        # Not a terminal (a log file): wide enough that the detail table is not squeezed.
+        console = err_console if err_console.is_terminal else Console(stderr=True, width=220)
         for table in rich_tables(report):
-            err_console.print(table)
+            console.print(table)
         err_console.print(
             f"signature: {report.signature}", highlight=False, markup=False, soft_wrap=True
         )

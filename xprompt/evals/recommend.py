@@ -1,7 +1,8 @@
 """Pick the best variant per language from a (development-split) report, under an optional cost budget.
 
 The choice per language: among the variants whose cost per row is within the
-budget, the highest score; ties go to the cheaper variant (tokens, then calls),
+budget, the highest score; ties go to the cheaper variant (model calls, LLM
+and MT, then LLM tokens),
 then to the earlier one in the suite. The file says how sure the choice is
 (``clearly_better``: its 95% interval lies above the runner-up's score).
 
@@ -80,8 +81,8 @@ class Budget:
 def _rank_key(cell: CellResult, order: dict[str, int]) -> tuple[float, float, float, int]:
     return (
         -(cell.score or 0.0),
-        cell.cost.per_row("tokens") or 0.0,
         cell.cost.per_row("calls") or 0.0,
+        cell.cost.per_row("tokens") or 0.0,
         order.get(cell.variant, len(order)),
     )
 

@@ -43,9 +43,13 @@ CellHook = Callable[[Cell, int, int], None]
 RowHook = Callable[[int], None]
 
 
-def slug(text: str) -> str:
-    """A file-name-safe form of a split spec: ``test[:25]`` -> ``test_-25``."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.replace(":", "-")).strip("_") or "split"
+def slug(split: datasets.SplitSpec) -> str:
+    """A directory name for a split: ``test``, ``test[:25]`` -> ``test.0-25``, ``test[25:]`` -> ``test.25-end``."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", split.name) or "split"
+    if split.start is None and split.stop is None:
+        return name
+    stop = "end" if split.stop is None else str(split.stop)
+    return f"{name}.{split.start or 0}-{stop}"
 
 
 @dataclass
@@ -81,7 +85,7 @@ class Evaluation:
         self.options = options
         self.split = suite.split(options.split)
         self.out_dir = Path(options.out_dir or f"runs/eval/{suite.name}")
-        self.split_dir = self.out_dir / slug(str(self.split))
+        self.split_dir = self.out_dir / slug(self.split)
         merged = {**suite.engine.model_dump(exclude_unset=True), **options.engine}
         self.engine = EngineConfig.model_validate(merged)
         unknown = sorted(set(options.vars) - set(suite.vars))
@@ -149,7 +153,7 @@ class Evaluation:
 
     def data_file(self, split: datasets.SplitSpec, lang: str) -> Path:
         suffix = ".conll" if self.suite.dataset == "masakhaner" else ".jsonl"
-        return self.out_dir / "data" / slug(str(split)) / f"{lang}{suffix}"
+        return self.out_dir / "data" / slug(split) / f"{lang}{suffix}"
 
     def _pool(self, lang: str) -> Path | None:
         if "pool" not in self.suite.splits:
