@@ -205,4 +205,5 @@ def test_span_f1_exact_offsets_and_type_micro_averaged() -> None:
     assert report.by_lang["hau_Latn"].f1 == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
     assert report.by_lang["yor_Latn"].to_dict()["f1"] == 0.0
     assert report.by_type["PER"].f1 == 1.0 and report.by_type["LOC"].recall == 0.0
+    assert report.by_type["LOC"].sentences == 3 and report.by_type["ORG"].sentences == 2
     assert report.to_dict()["signature"].startswith("span-f1|match:exact-offsets+type|avg:micro")

@@ -102,5 +102,7 @@ def span_report(items: Iterable[tuple[str, Sequence[Span], Sequence[Span]]]) -> 
         for label, counts in sentence_counts(gold, predicted).items():
             lang_counts.add(counts)
             report.total.add(counts)
-            report.by_type.setdefault(label, SpanCounts()).add(counts)
+            # Per type, a sentence counts where the type occurs (in gold or predictions).
+            per_type = SpanCounts(counts.tp, counts.predicted, counts.gold, sentences=1)
+            report.by_type.setdefault(label, SpanCounts()).add(per_type)
     return report
