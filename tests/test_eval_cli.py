@@ -58,9 +58,7 @@ def test_eval_kill_and_resume_runs_every_row_of_every_cell_once(tmp_path: Path) 
     for name in ("report.json", "report.md", "scores.png", "score_vs_cost.png"):
         assert (out / "test" / name).is_file()
     # A third run finds everything done: no engine, same report.
-    again = subprocess.run(
-        [*command, "--json"], env=env, capture_output=True, timeout=300
-    )
+    again = subprocess.run([*command, "--json"], env=env, capture_output=True, timeout=300)
     assert again.returncode == 0
     third = json.loads(again.stdout)
     assert [c["metric"] for c in third["cells"]] == [c["metric"] for c in report["cells"]]

@@ -203,6 +203,8 @@ def test_flores200_suite_end_to_end(vllm_backend: Any, tmp_path: Path) -> None:
     for variant in ("zero-shot", "supervised", "self-translate", "ldp"):
         assert per_row(cells, f"{variant}/hau_Latn", "llm_calls") == 1.0
         assert per_row(cells, f"{variant}/hau_Latn", "tokens") > 0
+    # Self-translate's prompt is counted too (its translations are not served from a cache).
+    assert cells["self-translate/hau_Latn"].cost.prompt_tokens > 0
     # More exemplars, longer prompts: zero-shot < self-translate (4) < supervised/LDP (8).
     assert per_row(cells, "zero-shot/yor_Latn", "tokens") < per_row(
         cells, "self-translate/yor_Latn", "tokens"

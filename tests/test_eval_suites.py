@@ -340,3 +340,46 @@ def test_report_only_scores_saved_outputs_in_every_format(tmp_path: Path, capsys
     ):
         assert (split_dir / name).is_file(), name
     assert image.imread(str(split_dir / "scores.png")).shape[2] in (3, 4)
+
+
+def test_an_evaluation_reads_the_hugging_face_copy(tmp_path: Path) -> None:
+    datasets_lib = pytest.importorskip("datasets")
+    from xprompt.evals.datasets import SplitSpec, load_local
+
+    for lang in ("hau_Latn", "yor_Latn"):
+        splits = {}
+        for split in ("train", "dev", "test"):
+            local = load_local("sib200", FIXTURES / "sib200", lang, SplitSpec(split))
+            rows = [
+                {"index_id": int(r["id"]), "category": r["label"], "text": r["text"]}
+                for r in local.rows
+            ]
+            splits["validation" if split == "dev" else split] = datasets_lib.Dataset.from_list(rows)
+        datasets_lib.DatasetDict(splits).save_to_disk(str(tmp_path / "hf" / f"sib-{lang}"))
+    options = tiny_options(
+        "sib200", tmp_path / "out", data=None, hf=str(tmp_path / "hf" / "sib-{config}")
+    )
+    from_hf = Evaluation(load_suite("sib200"), options)
+    from_hf.prepare()
+    local = Evaluation(load_suite("sib200"), tiny_options("sib200", tmp_path / "local"))
+    local.prepare()
+    for lang in ("hau_Latn", "yor_Latn"):
+        hf_rows = [
+            json.loads(x) for x in from_hf.data_file(from_hf.split, lang).read_text().splitlines()
+        ]
+        local_rows = [
+            json.loads(x) for x in local.data_file(local.split, lang).read_text().splitlines()
+        ]
+        assert [(r["id"], r["text"], r["label"]) for r in hf_rows] == [
+            (r["id"], r["text"], r["label"]) for r in local_rows
+        ]
+        assert from_hf.sources[lang].startswith("hf:")
+
+
+def test_run_with_a_recommendation_needs_the_language(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    rec, _ = recommend.write(known_report(), tmp_path)
+    args = ["run", "--recommendation", str(rec), "-i", "x.jsonl", "-o", str(tmp_path / "o.jsonl")]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "pass --lang CODE (the file has: hau_Latn, yor_Latn)" in err
+    code, _, err = run_cli([*args, "--lang", "ibo"], capsys)
+    assert code == 2 and "no recommendation for ibo_Latn" in err

@@ -44,7 +44,10 @@ class TranslateOptions(BaseModel):
     prompt_format: Literal["raw", "chat"] = "raw"
     beams: int = Field(1, ge=1)
     max_new_tokens: int = Field(256, ge=1)
-    cache: str = "default"
+    cache: str = Field(
+        "none",
+        description="translation cache; off by default so that the cost (prompt tokens) is measured",
+    )
 
 
 class ProjectOptions(BaseModel):

@@ -53,13 +53,13 @@ def score_bars(report: SuiteReport, path: str | Path) -> Path:
         ax.bar(xs, ys, width=width * 0.95, label=name, color=colors(k % 10))
         if xs:
             ax.errorbar(xs, ys, yerr=[lows, highs], fmt="none", ecolor="black", capsize=2, lw=0.8)
-        if len(langs) * len(names) <= 40:
-            for x, y in zip(xs, ys, strict=True):
+        if len(langs) * len(names) <= 40:  # few bars: print each score above its interval
+            for x, y, up in zip(xs, ys, highs, strict=True):
                 ax.annotate(
-                    f"{y:.0f}",
-                    (x, y),
+                    f"{y:.0f}" if y >= 10 else f"{y:.1f}",
+                    (x, y + up),
                     textcoords="offset points",
-                    xytext=(0, 2),
+                    xytext=(0, 3),
                     ha="center",
                     fontsize=7,
                 )

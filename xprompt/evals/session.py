@@ -59,7 +59,8 @@ class EvalOptions:
     ``split``: a role in the suite's ``splits`` (``eval``, ``dev``) or a literal
     spec (``test[25:]``). ``data``: local data directory (overrides the suite's);
     ``hf``: read from Hugging Face (a dataset name, or ``""`` for the suite's).
-    ``engine``: EngineConfig fields overriding the suite's; ``vars``: suite vars;
+    ``engine``: EngineConfig fields overriding the suite's (with ``model``: replacing
+    them, since engine settings belong to a model); ``vars``: suite vars;
     ``max_tokens``: cap on every generation (quick runs, tests).
     """
 
@@ -86,8 +87,10 @@ class Evaluation:
         self.split = suite.split(options.split)
         self.out_dir = Path(options.out_dir or f"runs/eval/{suite.name}")
         self.split_dir = self.out_dir / slug(self.split)
-        merged = {**suite.engine.model_dump(exclude_unset=True), **options.engine}
-        self.engine = EngineConfig.model_validate(merged)
+        # Another model takes its own engine settings: the suite's (tensor parallel size, server
+        # URLs) belong to the published model, so --model starts from the defaults.
+        base = {} if "model" in options.engine else suite.engine.model_dump(exclude_unset=True)
+        self.engine = EngineConfig.model_validate({**base, **options.engine})
         unknown = sorted(set(options.vars) - set(suite.vars))
         if unknown:
             raise ConfigError(
