@@ -23,9 +23,11 @@ def strategies() -> None:
         doc = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
         options_model = getattr(module, "Options", None)
         lines = []
-        for field_name, info in (options_model.model_fields.items() if options_model else []):
+        for field_name, info in options_model.model_fields.items() if options_model else []:
             default = "required" if info.is_required() else repr(info.default)
-            lines.append(f"{field_name} = {default}" + (f": {info.description}" if info.description else ""))
+            lines.append(
+                f"{field_name} = {default}" + (f": {info.description}" if info.description else "")
+            )
         aliases = ", ".join(sorted(a for a, target in ALIASES.items() if target == name))
         table.add_row(name, aliases, doc, "\n".join(lines) or "-")
     err_console.print(table)

@@ -49,7 +49,9 @@ class ScriptedBackend:
                 out.append(Completion(request.id, error=str(exc)))
                 continue
             texts = (result,) * request.sampling.n if isinstance(result, str) else tuple(result)
-            prompt_len = sum(len(m.content) for m in request.messages or ()) + len(request.prompt or "")
+            prompt_len = sum(len(m.content) for m in request.messages or ()) + len(
+                request.prompt or ""
+            )
             out.append(
                 Completion(
                     request.id,
