@@ -70,6 +70,7 @@ class ProjectOptions(BaseModel):
     cache: str = "default"
 
     def translator(self) -> TranslatorSettings:
+        """The MT settings of the projection (NLLB by default, beam 5)."""
         return TranslatorSettings(
             model=self.mt_model,
             decoding=DecodingSettings(num_beams=self.beams, max_new_tokens=self.max_new_tokens),
@@ -97,14 +98,17 @@ class Cell:
 
     @property
     def key(self) -> str:
+        """``<lang>/<variant>``: the cell's name in progress lines and reports."""
         return f"{self.lang}/{self.variant.name}"
 
     @property
     def kind(self) -> str:
+        """``run``, ``translate`` or ``project``."""
         return self.variant.kind
 
     @property
     def signature(self) -> str:
+        """The signature of the job behind the cell (its settings, model, versions)."""
         if self.prepared is not None:
             return self.prepared.signature
         if self.translate is not None:

@@ -39,10 +39,12 @@ class SharedBackend:
 
     @property
     def started(self) -> bool:
+        """Whether the engine is running."""
         return self._backend is not None
 
     @property
     def model_id(self) -> str:
+        """The model's id (known before the engine starts)."""
         return self._backend.model_id if self._backend is not None else self._model_id
 
     def _ensure(self) -> Backend:
@@ -64,6 +66,7 @@ class SharedBackend:
         return self._ensure().generate(requests)
 
     def describe(self) -> dict[str, Any]:
+        """Engine facts (starts the engine)."""
         return self._ensure().describe()
 
     def close(self) -> None:
@@ -89,6 +92,7 @@ class TranslatorPool:
         return self._translators[settings]
 
     def close(self) -> None:
+        """Close every translator the pool built."""
         for translator in self._translators.values():
             translator.close()
         self._translators.clear()

@@ -39,6 +39,7 @@ def english_path(
 
 
 def cost_path(path: Path) -> Path:
+    """Where the cost of building ``path`` is kept."""
     return Path(str(path) + ".cost.json")
 
 

@@ -60,6 +60,7 @@ class Cost:
         return getattr(self, name) / self.rows
 
     def to_dict(self) -> dict[str, Any]:
+        """The totals and the per-row values, JSON-ready."""
         out: dict[str, Any] = asdict(self)
         out["per_row"] = {
             k: None if (v := self.per_row(k)) is None else round(v, 4)
@@ -69,6 +70,7 @@ class Cost:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cost:
+        """A cost from :meth:`to_dict` output (per-row values are recomputed)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -90,6 +92,7 @@ class Measured:
 
 
 def state_path(output: str | Path) -> Path:
+    """The cell's timing record, next to its output."""
     return Path(str(output) + ".eval.json")
 
 

@@ -77,6 +77,7 @@ class LLMTagger:
 
     @property
     def sampling(self) -> Sampling:
+        """Greedy decoding, ``max_tokens`` new tokens."""
         return Sampling(temperature=0.0, max_tokens=self.max_tokens, seed=0)
 
     def signature(self) -> str:

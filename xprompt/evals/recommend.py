@@ -75,6 +75,7 @@ class Budget:
         return None
 
     def to_dict(self) -> dict[str, float]:
+        """The limits by measure, for the recommendation file."""
         return dict(self.limits)
 
 

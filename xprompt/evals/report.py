@@ -50,9 +50,11 @@ class CellResult:
 
     @property
     def score(self) -> float | None:
+        """The cell's score (0-100), None when nothing was scored."""
         return self.metric.score
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (round-trips through :meth:`from_dict`)."""
         return {
             "lang": self.lang,
             "variant": self.variant,
@@ -73,6 +75,7 @@ class CellResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CellResult:
+        """The record from its :meth:`to_dict` form."""
         return cls(
             lang=data["lang"],
             variant=data["variant"],
@@ -115,9 +118,11 @@ class SuiteReport:
     groups: dict[str, list[str]] = field(default_factory=dict)
 
     def cell(self, lang: str, variant: str) -> CellResult | None:
+        """The cell of a language and variant, None when there is none."""
         return next((c for c in self.cells if c.lang == lang and c.variant == variant), None)
 
     def variant_names(self) -> list[str]:
+        """Variant names in suite order."""
         return [v["name"] for v in self.variants]
 
     def best(self, lang: str) -> str | None:
@@ -151,6 +156,7 @@ class SuiteReport:
         return next((c.metric.signature for c in self.cells if c.metric.signature), "")
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (round-trips through :meth:`from_dict`)."""
         return {
             "suite": self.suite,
             "dataset": self.dataset,
@@ -177,6 +183,7 @@ class SuiteReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SuiteReport:
+        """The record from its :meth:`to_dict` form."""
         boot = data.get("bootstrap") or {}
         return cls(
             suite=data["suite"],
@@ -196,6 +203,7 @@ class SuiteReport:
 
     @classmethod
     def load(cls, path: str | Path) -> SuiteReport:
+        """Read a ``report.json``."""
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
@@ -299,6 +307,7 @@ def _plain(value: Any) -> Any:
 
 
 def fmt_score(metric: MetricResult) -> str:
+    """``61.2 [55.0, 67.1]`` (the interval when there is one), ``-`` without a score."""
     if metric.score is None:
         return "-"
     if metric.low is None:
@@ -307,10 +316,12 @@ def fmt_score(metric: MetricResult) -> str:
 
 
 def fmt_pct(value: float | None) -> str:
+    """A rate as a percentage, ``-`` when unknown."""
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
 def fmt_num(value: float | None, digits: int = 1) -> str:
+    """A number with thousands separators, ``-`` when unknown."""
     return "-" if value is None else f"{value:,.{digits}f}"
 
 

@@ -36,6 +36,7 @@ class Bootstrap:
     seed: int = DEFAULT_SEED
 
     def signature(self) -> str:
+        """The interval settings as they enter score signatures."""
         if self.resamples < 2:
             return "ci:none"
         return f"ci:95%|bs:{self.resamples}|rs:{self.seed}"
@@ -53,6 +54,7 @@ class MetricResult:
     signature: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (round-trips through :meth:`from_dict`)."""
         return {
             "name": self.name,
             "score": None if self.score is None else round(self.score, 4),
@@ -63,6 +65,7 @@ class MetricResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricResult:
+        """The record from its :meth:`to_dict` form."""
         ci = data.get("ci95") or [None, None]
         return cls(
             data["name"],

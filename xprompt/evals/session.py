@@ -155,6 +155,7 @@ class Evaluation:
         return loaded
 
     def data_file(self, split: datasets.SplitSpec, lang: str) -> Path:
+        """Where one language's split is written in xprompt's row shape."""
         suffix = ".conll" if self.suite.dataset == "masakhaner" else ".jsonl"
         return self.out_dir / "data" / slug(split) / f"{lang}{suffix}"
 

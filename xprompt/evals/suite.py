@@ -216,6 +216,7 @@ class Variant:
 
     @property
     def kind(self) -> str:
+        """``run``, ``translate`` or ``project``."""
         return self.spec.kind
 
     @property
