@@ -340,6 +340,14 @@ def test_report_only_scores_saved_outputs_in_every_format(tmp_path: Path, capsys
     ):
         assert (split_dir / name).is_file(), name
     assert image.imread(str(split_dir / "scores.png")).shape[2] in (3, 4)
+    # Other settings than the saved outputs': refused, naming the cell, instead of a mixed report.
+    code, _, err = run_cli(
+        ["eval", "sib200", "--data", str(FIXTURES / "sib200"), "--out", str(tmp_path),
+         "--languages", "hau_Latn", "--variants", "zero-shot", "-m", "tiny", "--max-tokens", "9",
+         "--limit", "3", "--report-only"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "cell hau_Latn/zero-shot.sib200-topic:" in err and "different run" in err
 
 
 def test_an_evaluation_reads_the_hugging_face_copy(tmp_path: Path) -> None:

@@ -161,6 +161,8 @@ def eval_command(
         ("enforce_eager", enforce_eager),
     ]:
         set_path(engine, dotted, value)
+    if report_only and overwrite:
+        raise ConfigError("--report-only scores the saved outputs; it cannot --overwrite them")
     chosen_budget = recommending.Budget.parse(budget)
     if budget and not recommend:
         raise ConfigError("--budget applies to --recommend; add --recommend")
@@ -193,7 +195,9 @@ def eval_command(
             err_console.print(
                 f"[yellow]data problem[/] {lang}: ... {len(problems) - 5} more (report.json)"
             )
-    if not report_only:
+    if report_only:
+        evaluation.check_outputs()
+    else:
         _run(evaluation, quiet=quiet or not err_console.is_terminal)
     report = build_report(evaluation)
     out_dir = evaluation.split_dir

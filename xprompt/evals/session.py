@@ -24,7 +24,7 @@ from typing import Any
 from xprompt import languages, runner
 from xprompt.backends.base import Backend
 from xprompt.config import EngineConfig
-from xprompt.errors import ConfigError, UnknownLanguageError
+from xprompt.errors import ConfigError, ResumeError, UnknownLanguageError
 from xprompt.evals import cells as cellmod
 from xprompt.evals import datasets, english_side, measure
 from xprompt.evals.cells import Cell
@@ -238,6 +238,21 @@ class Evaluation:
         units = project_job.plan_units(cell.project)
         return len(units) - len(project_job.open_output(cell.project, units))
 
+    def check_outputs(self) -> None:
+        """Check that every existing cell output belongs to its cell (a ResumeError names it).
+
+        ``--report-only`` calls this, so a report never mixes outputs of other settings.
+        """
+        for cell in self.cells:
+            if not cell.output.exists():
+                continue
+            if cell.kind == "project" and not Path(cell.settings["english"]).is_file():
+                continue  # written before its English side was kept: nothing to compare with
+            try:
+                self.pending(cell)
+            except ResumeError as exc:
+                raise ResumeError(f"cell {cell.key}: {exc.message}") from None
+
     def run(
         self,
         *,
@@ -261,7 +276,10 @@ class Evaluation:
                     self._english(cell, shared, pool)
                 if self.options.overwrite:
                     measure.reset_timing(cell.output)
-                todo = self.pending(cell)
+                try:
+                    todo = self.pending(cell)
+                except ResumeError as exc:
+                    raise ResumeError(f"cell {cell.key}: {exc.message}") from None
                 if on_cell is not None:
                     on_cell(cell, cell.rows, cell.rows - todo)
                 if todo:
