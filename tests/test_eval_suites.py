@@ -391,3 +391,20 @@ def test_run_with_a_recommendation_needs_the_language(tmp_path: Path, capsys) ->
     assert code == 2 and "pass --lang CODE (the file has: hau_Latn, yor_Latn)" in err
     code, _, err = run_cli([*args, "--lang", "ibo"], capsys)
     assert code == 2 and "no recommendation for ibo_Latn" in err
+
+
+def test_pool_rows_left_out_are_reported(tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "sib200"
+    shutil.copytree(FIXTURES / "sib200", data)
+    train = data / "data" / "annotated" / "hau_Latn" / "train.tsv"
+    train.write_text(train.read_text(encoding="utf-8") + "99\thealth\n", encoding="utf-8")
+    options = tiny_options("sib200", tmp_path / "out", data=str(data), variants=["few-shot"])
+    evaluation = Evaluation(load_suite("sib200"), options)
+    evaluation.prepare()
+    assert evaluation.problems["hau_Latn"] == [
+        "exemplar pool (train): train.tsv line 9: 2 columns, the header has 3 (index_id, category, text)",
+        "exemplar pool (train): train.tsv line 9: left out (no text)",
+    ]
+    assert evaluation.problems["yor_Latn"] == []

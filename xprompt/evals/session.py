@@ -160,12 +160,22 @@ class Evaluation:
         return self.out_dir / "data" / slug(split) / f"{lang}{suffix}"
 
     def _pool(self, lang: str) -> Path | None:
+        """The exemplar file of a language: the pool split's complete rows (the others reported)."""
         if "pool" not in self.suite.splits:
             return None
         pool_split = self.suite.split("pool")
         loaded = self._load(lang, pool_split, limited=False)
         needed = POOL_FIELDS.get(self.suite.dataset, ())
-        loaded.rows = [r for r in loaded.rows if all(r.get(f) for f in needed)]
+        complete = [r for r in loaded.rows if all(r.get(f) for f in needed)]
+        where = f"exemplar pool ({pool_split})"
+        self.problems[lang] += [f"{where}: {p}" for p in loaded.problems]
+        for row in loaded.rows:
+            if row not in complete:
+                missing = ", ".join(f for f in needed if not row.get(f))
+                self.problems[lang].append(
+                    f"{where}: {row.get('source', row.get('id'))}: left out (no {missing})"
+                )
+        loaded.rows = complete
         return datasets.write_split(
             loaded, self.data_file(pool_split, lang).with_suffix(".pool.jsonl")
         )
@@ -181,7 +191,7 @@ class Evaluation:
         for lang in self.languages:
             loaded = self._load(lang, self.split)
             self.sources[lang] = loaded.source
-            self.problems[lang] = loaded.problems
+            self.problems[lang] = list(loaded.problems)
             data_file = datasets.write_split(loaded, self.data_file(self.split, lang))
             pool = self._pool(lang) if needs_pool else None
             for variant in self.variants:
