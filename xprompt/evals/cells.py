@@ -133,7 +133,9 @@ def cap_tokens(variant: Variant, options: dict[str, Any], cap: int | None) -> di
     if strategy == "ldp":
         names = ("max_tokens",)
     elif strategy == "translate-test":
-        names = ("mt_max_new_tokens", "self_translate_max_tokens")
+        names = ("mt_max_new_tokens",)
+        if out.get("mt_model") in (SELF, LDP):
+            names += ("self_translate_max_tokens",)
         inner = dict(out.get("inner_options") or {})
         if out.get("inner") == "ldp":
             inner["max_tokens"] = min(int(inner.get("max_tokens", cap)), cap)

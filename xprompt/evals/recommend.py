@@ -113,7 +113,7 @@ def choose(report: SuiteReport, lang: str, budget: Budget) -> dict[str, Any]:
         score=round(best.score or 0.0, 2),
         ci95=None
         if best.metric.low is None
-        else [round(best.metric.low, 2), round(best.metric.high or 0, 2)],
+        else [round(best.metric.low, 2), round(float(best.metric.high or 0.0), 2)],
         n=best.metric.n,
         cost_per_row={k: v for k, v in best.cost.to_dict()["per_row"].items()},
     )

@@ -58,7 +58,9 @@ class MetricResult:
         return {
             "name": self.name,
             "score": None if self.score is None else round(self.score, 4),
-            "ci95": None if self.low is None else [round(self.low, 4), round(self.high or 0, 4)],
+            "ci95": None
+            if self.low is None
+            else [round(float(self.low), 4), round(float(self.high or 0.0), 4)],
             "n": self.n,
             "signature": self.signature,
         }
