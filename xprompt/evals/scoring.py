@@ -87,7 +87,11 @@ def bootstrap_interval(
         return None
     rng = np.random.default_rng(bootstrap.seed)
     idxs = rng.choice(len(stats), size=(bootstrap.resamples, len(stats)), replace=True)
-    scores = sorted(score(sample.sum(0)) for sample in stats[idxs])
+    scores: list[float] = []
+    for start in range(0, bootstrap.resamples, 64):  # bounded memory for large test sets
+        sums = stats[idxs[start : start + 64]].sum(axis=1)
+        scores.extend(score(total) for total in sums)
+    scores.sort()
     lower = bootstrap.resamples // 40
     return float(scores[lower]), float(scores[bootstrap.resamples - lower - 1])
 
