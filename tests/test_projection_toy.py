@@ -4,7 +4,7 @@ Unlike the random model, this one knows where markers go (like the NLLB
 checkpoint CODEC used), so these tests check outcomes: exact branch-and-bound
 finds the same n best as scoring every placement while force-decoding far
 fewer sequences, and projections in both directions land on the right words.
-The model is trained locally once (a minute or two of CPU) and cached.
+The model is trained locally once (a few CPU minutes, bit-identical on a rebuild) and cached.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A tiny MT model *trained* (locally, in a minute or two) to translate a toy language and carry markers.
+"""A tiny MT model *trained* (locally, in a few CPU minutes) to translate a toy language and carry markers.
 
 The random tiny MT model (:func:`~xprompt.testing.tiny_models.build_tiny_m2m100`)
 is right for testing structure, but nothing about it is confident: once a marker
@@ -19,7 +19,7 @@ translation task:
   targets are the translated tokens with the ``[`` and ``]`` tokens inserted around
   the span (exactly the output CODEC constrains decoding to).
 
-Deterministic for a given seed on a given machine (single-threaded training);
+Deterministic for a given seed (single-threaded training; a rebuild is bit-identical);
 built once into the cache directory like the other test models. Its
 translations are right far more often than not, so tests can check that a
 projection lands on the expected words, and the benchmark can show what the
