@@ -231,6 +231,14 @@ def main() -> None:
 def print_table(model: str, results: dict, args: argparse.Namespace) -> None:  # type: ignore[type-arg]
     """One table per template length: costs per sentence and ratios against brute force."""
     model_id = results.pop("model")["id"]
+    agreement = {
+        mode: statistics.mean(
+            rows[f"{mode} [filter {flag}]"]["agree"]
+            for rows in results.values()
+            for flag in ("off", "on")
+        )
+        for mode in MODES[1:]
+    }
     print(
         f"\n== {model} ({model_id}), threads {args.threads}, {args.sentences} sentences per length"
     )
@@ -252,6 +260,12 @@ def print_table(model: str, results: dict, args: argparse.Namespace) -> None:  #
                 f"{row['ms'] / brute['ms']:>14.2f}x{100 * row['agree']:>13.0f}%"
                 + (f"{100 * row['truth']:>12.0f}%" if truth else "")
             )
+    cases = 2 * len(results) * args.sentences
+    print(
+        "\nbest placement = brute force's, over all lengths and both filter settings "
+        f"({cases} searches each): "
+        + ", ".join(f"{mode} {100 * rate:.0f}%" for mode, rate in agreement.items())
+    )
 
 
 if __name__ == "__main__":
