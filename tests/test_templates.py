@@ -138,3 +138,26 @@ def test_non_utf8_template_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"name: bad\ntask: t\nfields: [text]\nuser: '\xff'\n")
     with pytest.raises(TemplateError, match="not valid UTF-8"):
         load_template(path)
+
+
+def test_exemplar_renders_are_reused_only_where_nothing_they_read_differs() -> None:
+    template = load_template("sib200-topic-native")
+    shot = Example("s", "fra_Latn", {"text": "Le match"}, target="sports")
+    query = Example("q", "fra_Latn", {"text": "x"})
+    first = template.render(query, [shot])
+    assert template.render(query, [shot]) == first
+    # The same exemplar under a query in another language shows that language's label name.
+    hausa = template.render(Example("q", "hau_Latn", {"text": "x"}), [shot])
+    assert hausa[-2].content == template.choice_names("hau_Latn")[template.choices.index("sports")]
+    assert hausa[-2].content != first[-2].content
+    # Another text or another target under the same id is rendered afresh, never served stale.
+    other = Example("s", "fra_Latn", {"text": "La santé"}, target="health")
+    again = template.render(query, [other])
+    assert "La santé" in again[-3].content and again[-2].content == "santé"
+    fresh = load_template("sib200-topic-native").render(query, [other])
+    assert again == fresh
+    # A missing field is still an error the second time, even after a render with the field.
+    with pytest.raises(TemplateError, match="missing"):
+        template.render(query, [Example("s", "fra_Latn", {}, target="sports")])
+    with pytest.raises(TemplateError, match="missing"):
+        template.render(query, [Example("s", "fra_Latn", {}, target="sports")])

@@ -151,8 +151,10 @@ class RunConfig(BaseModel):
         description="off-target guard: policy (flag, retry, rerank) and language-ID settings",
     )
     seed: int = 0
+    # 1024: vLLM batches up to max_num_seqs (256 to 1024 by device) at once, and each chunk ends
+    # with a short tail of a few sequences; a smaller chunk would leave a big GPU's batch part-empty.
     chunk_size: int = Field(
-        256, ge=1, description="rows per batched backend call (and per resume unit)"
+        1024, ge=1, description="rows per batched backend call (and per resume unit)"
     )
     overwrite: bool = False
     retry_errors: bool = Field(

@@ -41,6 +41,10 @@ CONTEXT_NAMES: dict[str, str] = {
     "t": "the template's i18n strings for the instruction language",
 }
 
+# Rendered exemplars kept per template (see Template._render_shot).
+SHOT_CACHE_SIZE = 4096
+_MISSING = object()
+
 ENV = ImmutableSandboxedEnvironment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
@@ -177,6 +181,10 @@ class Template(BaseModel):
     def _compiled(self) -> dict[str, jinja2.Template]:
         return {part: ENV.from_string(src) for part, src in self._sources().items()}
 
+    @cached_property
+    def _shot_cache(self) -> dict[tuple[Any, ...], tuple[str, str]]:
+        return {}
+
     # -- languages and labels ---------------------------------------------------------
 
     def expected_output_lang(self, query_lang: str) -> str | None:
@@ -269,6 +277,26 @@ class Template(BaseModel):
         except (TypeError, ValueError, jinja2.TemplateError) as exc:
             raise TemplateError(f"template '{self.name}' ({part}): {exc}") from None
 
+    def _render_shot(self, shot: Example, query_lang: str) -> tuple[str, str]:
+        """An exemplar's (question, answer) text, rendered once per query language.
+
+        A run shows the same few exemplars to thousands of queries, so their
+        renders are kept (keyed on everything the render reads; the cache is
+        bounded). Exemplars whose field values are unhashable are rendered each time.
+        """
+        try:
+            key = (query_lang, shot.lang, shot.target, *(shot.fields.get(f, _MISSING) for f in self.fields))
+            hit = self._shot_cache.get(key)
+        except TypeError:
+            key, hit = None, None
+        if hit is None:
+            context = self._context(shot, query_lang)
+            context["answer"] = self.shown_answer(shot, query_lang)
+            hit = (self._render_part("user", context), self._render_part("target", context))
+            if key is not None and len(self._shot_cache) < SHOT_CACHE_SIZE:
+                self._shot_cache[key] = hit
+        return hit
+
     def render(self, example: Example, exemplars: Sequence[Example] = ()) -> tuple[Message, ...]:
         """Render a query (and its few-shot exemplars, in order) to chat messages.
 
@@ -286,10 +314,7 @@ class Template(BaseModel):
                 messages.append(Message("system", system_text))
         blocks: list[str] = []
         for shot in exemplars:
-            context = self._context(shot, query_lang)
-            context["answer"] = self.shown_answer(shot, query_lang)
-            question = self._render_part("user", context)
-            answer = self._render_part("target", context)
+            question, answer = self._render_shot(shot, query_lang)
             if self.layout == "chat":
                 messages += [Message("user", question), Message("assistant", answer)]
             else:
