@@ -37,7 +37,6 @@ def vllm_backend(tiny_llama_dir: Path):
     backend.close()
 
 
-
 @pytest.fixture(scope="session")
 def tiny_mt_dir() -> Path:
     """The tiny random M2M-100-architecture MT model with NLLB-style language tokens (hau_Latn ...)."""

@@ -51,6 +51,7 @@ def test_templates_list_show_render(capsys) -> None:
     assert messages[-1]["content"].endswith("Kungiyar ta ci wasan {{ 7*7 }}")
 
 
+# fmt: off
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -66,6 +67,7 @@ def test_templates_list_show_render(capsys) -> None:
         (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "--lang", "husa"], "did you mean hau_Latn"),
     ],
 )
+# fmt: on
 def test_user_errors_print_one_message_and_exit_2(tmp_path: Path, capsys, args: list[str], message: str) -> None:
     data = write_jsonl(tmp_path / "data.jsonl", [{"id": "a", "lang": "hau", "text": "Sannu"}])
     bad_config = tmp_path / "bad.yaml"

@@ -26,7 +26,11 @@ def exemplar(template, i: int, lang: str) -> Example:
 def test_every_template_loads_and_renders(name: str, path: Path) -> None:
     template = load_template(path)
     assert template.name == name == path.stem
-    langs = sorted(template.i18n) if template.instruction_language == "prompt" else ["eng_Latn", "hau_Latn"]
+    langs = (
+        sorted(template.i18n)
+        if template.instruction_language == "prompt"
+        else ["eng_Latn", "hau_Latn"]
+    )
     for lang in langs:
         query = Example("q", lang, sample_fields(template))
         zero = template.render(query)
@@ -36,7 +40,9 @@ def test_every_template_loads_and_renders(name: str, path: Path) -> None:
         shots = [exemplar(template, i, lang) for i in range(3)]
         few = template.render(query, shots)
         if template.layout == "chat":
-            assert [m.role for m in few if m.role != "system"] == ["user", "assistant"] * 3 + ["user"]
+            assert [m.role for m in few if m.role != "system"] == ["user", "assistant"] * 3 + [
+                "user"
+            ]
             assert few[-1] == zero[-1], "the query turn must not depend on the exemplars"
         else:
             assert few[-1].content.endswith(zero[-1].content)
@@ -57,9 +63,9 @@ def test_dataset_text_is_a_value_never_template_source() -> None:
 
 def test_sandbox_blocks_unsafe_template_source() -> None:
     template = parse_template(
-        "name: evil\ntask: t\nfields: [text]\nuser: \"{{ text.__class__.__mro__[1].__subclasses__() }}\"\n"
+        'name: evil\ntask: t\nfields: [text]\nuser: "{{ text.__class__.__mro__[1].__subclasses__() }}"\n'
     )
-    with pytest.raises(TemplateError, match="unsafe|evil"):
+    with pytest.raises(TemplateError, match=r"unsafe|evil"):
         template.render(Example("q", "eng_Latn", {"text": "x"}))
 
 
@@ -75,7 +81,9 @@ def test_jinja_syntax_error_names_the_part_and_line() -> None:
 
 def test_missing_field_is_an_error_not_empty_text() -> None:
     template = load_template("sib200-topic")
-    with pytest.raises(TemplateError, match=r"field\(s\) \['text'\] missing .*fields present: sentence"):
+    with pytest.raises(
+        TemplateError, match=r"field\(s\) \['text'\] missing .*fields present: sentence"
+    ):
         template.render(Example("q", "eng_Latn", {"sentence": "hello"}))
 
 
@@ -85,7 +93,9 @@ def test_invalid_yaml_and_schema_errors_are_clear() -> None:
     with pytest.raises(TemplateError, match="fields"):
         parse_template("name: t\ntask: t\nuser: hi\n")
     with pytest.raises(TemplateError, match="needs a 'choices' label set"):
-        parse_template("name: t\ntask: t\nfields: [text]\nuser: '{{ text }}'\nanswer: {parser: choice}\n")
+        parse_template(
+            "name: t\ntask: t\nfields: [text]\nuser: '{{ text }}'\nanswer: {parser: choice}\n"
+        )
     with pytest.raises(TemplateError, match="unknown language"):
         parse_template(
             "name: t\ntask: t\nfields: [text]\nuser: '{{ text }}'\ninstruction_language: prompt\n"
@@ -118,7 +128,7 @@ def test_exemplar_with_label_outside_the_set_is_an_error() -> None:
 
 def test_block_layout_puts_everything_in_one_user_turn() -> None:
     template = parse_template(
-        "name: b\ntask: t\nfields: [text]\nlayout: block\nseparator: \"\\n---\\n\"\n"
+        'name: b\ntask: t\nfields: [text]\nlayout: block\nseparator: "\\n---\\n"\n'
         "user: \"Q: {{ text }}\\nA:\"\ntarget: ' {{ answer }}'\n"
     )
     shots = [Example(f"s{i}", "eng_Latn", {"text": f"t{i}"}, target=f"a{i}") for i in range(2)]

@@ -15,7 +15,10 @@ def test_sampling_validation_and_signature() -> None:
         Sampling(n=3)
     with pytest.raises(ValueError, match="top_p"):
         Sampling(top_p=0)
-    assert Sampling(temperature=0.7, n=5, stop=["\n"]).signature() == 't=0.7,p=1,max=64,n=5,seed=0,stop=["\\n"]'
+    assert (
+        Sampling(temperature=0.7, n=5, stop=["\n"]).signature()
+        == 't=0.7,p=1,max=64,n=5,seed=0,stop=["\\n"]'
+    )
 
 
 def test_constraint_needs_exactly_one_kind() -> None:

@@ -15,7 +15,15 @@ from xprompt.types import Constraint, Message, Request, Sampling
 
 pytestmark = pytest.mark.engine
 
-LABELS = ("science/technology", "travel", "politics", "sports", "health", "entertainment", "geography")
+LABELS = (
+    "science/technology",
+    "travel",
+    "politics",
+    "sports",
+    "health",
+    "entertainment",
+    "geography",
+)
 
 
 def chat(i: int, text: str, **kwargs) -> Request:
@@ -48,20 +56,30 @@ def test_n_samples_in_one_request_are_seeded(vllm_backend) -> None:
 def test_choice_constraint_forces_every_answer_into_the_label_set(vllm_backend) -> None:
     constraint = Constraint(choices=LABELS)
     requests = [
-        chat(i, f"Topic of text {i}? {'x' * i}", sampling=Sampling(max_tokens=16), constraint=constraint)
+        chat(
+            i,
+            f"Topic of text {i}? {'x' * i}",
+            sampling=Sampling(max_tokens=16),
+            constraint=constraint,
+        )
         for i in range(40)
     ]
     completions = vllm_backend.generate(requests)
     assert all(c.ok for c in completions)
     assert all(c.texts[0] in LABELS for c in completions)
     unconstrained = vllm_backend.generate([chat(0, "Topic?", sampling=Sampling(max_tokens=16))])
-    assert unconstrained[0].texts[0] not in LABELS, "the random model does not produce labels by itself"
+    assert unconstrained[0].texts[0] not in LABELS, (
+        "the random model does not produce labels by itself"
+    )
 
 
 def test_regex_constraint(vllm_backend) -> None:
     constraint = Constraint(regex=r"Answer: [0-9]{1,4}")
     completions = vllm_backend.generate(
-        [chat(i, f"What is {i} + {i}?", sampling=Sampling(max_tokens=12), constraint=constraint) for i in range(5)]
+        [
+            chat(i, f"What is {i} + {i}?", sampling=Sampling(max_tokens=12), constraint=constraint)
+            for i in range(5)
+        ]
     )
     assert all(re.fullmatch(r"Answer: [0-9]{1,4}", c.texts[0]) for c in completions)
 
@@ -77,7 +95,9 @@ def test_too_long_prompt_fails_alone_and_the_batch_goes_on(vllm_backend) -> None
 
 
 def test_raw_prompts_and_chat_template_rendering(vllm_backend) -> None:
-    (raw,) = vllm_backend.generate([Request("raw", prompt="Hausa: Sannu\nEnglish:", sampling=Sampling(max_tokens=4))])
+    (raw,) = vllm_backend.generate(
+        [Request("raw", prompt="Hausa: Sannu\nEnglish:", sampling=Sampling(max_tokens=4))]
+    )
     assert raw.ok and raw.prompt_tokens > 3
     rendered = vllm_backend.render_chat(chat(0, "hi"))
     assert rendered == "<|bos|><|user|>\nhi<|end|>\n<|assistant|>\n"

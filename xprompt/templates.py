@@ -285,7 +285,12 @@ class Template(BaseModel):
         bounded). Exemplars whose field values are unhashable are rendered each time.
         """
         try:
-            key = (query_lang, shot.lang, shot.target, *(shot.fields.get(f, _MISSING) for f in self.fields))
+            key = (
+                query_lang,
+                shot.lang,
+                shot.target,
+                *(shot.fields.get(f, _MISSING) for f in self.fields),
+            )
             hit = self._shot_cache.get(key)
         except TypeError:
             key, hit = None, None
