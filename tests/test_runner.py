@@ -165,7 +165,7 @@ def test_changed_settings_or_input_refuse_to_resume(tmp_path: Path) -> None:
 def test_foreign_output_file_is_not_appended_to(tmp_path: Path) -> None:
     data = dataset(tmp_path, n=4)
     (tmp_path / "out.jsonl").write_text('{"something": "else"}\n', encoding="utf-8")
-    with pytest.raises(ResumeError, match="not a run of xprompt"):
+    with pytest.raises(ResumeError, match="not an xprompt run to resume"):
         runner.execute(
             runner.prepare(config(tmp_path, data)),
             backend=ScriptedBackend(answer_with_label_of_text),

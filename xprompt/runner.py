@@ -11,21 +11,19 @@ starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from xprompt import answers, data
+from xprompt import answers, data, resume
 from xprompt.backends.base import Backend, backend_class, check_order
 from xprompt.config import EngineConfig, RunConfig
-from xprompt.errors import ConfigError, ResumeError
+from xprompt.errors import ConfigError
 from xprompt.exemplars import ExemplarSelector
 from xprompt.guard import build_guard
 from xprompt.metrics import RunSummary, summarize
+from xprompt.resume import meta_path, summary_path  # noqa: F401 (re-exported)
 from xprompt.signatures import engine_versions, model_identity, package_version  # noqa: F401 (re-exported)
 from xprompt.strategies import StrategyParts, build_strategy, canonical_name
 from xprompt.strategies.base import Strategy
@@ -163,69 +161,18 @@ def prepare(config: RunConfig) -> Prepared:
     return Prepared(config, template, strategy, model, rows, signature, resume_key)
 
 
-def meta_path(output: str | os.PathLike[str]) -> Path:
-    return Path(str(output) + ".meta.json")
-
-
-def summary_path(output: str | os.PathLike[str]) -> Path:
-    return Path(str(output) + ".summary.json")
-
-
 def open_output(prepared: Prepared) -> set[int]:
     """Check an existing output belongs to this run; return the row indices already done."""
-    output = Path(prepared.config.output)
-    meta = meta_path(output)
-    if prepared.config.overwrite:
-        for path in (output, meta, summary_path(output)):
-            path.unlink(missing_ok=True)
-    if output.exists() and output.stat().st_size > 0:
-        if not meta.exists():
-            raise ResumeError(
-                f"{output} exists but has no {meta.name}: it is not a run of xprompt to resume. "
-                "Choose another --output or pass --overwrite."
-            )
-        previous = json.loads(meta.read_text(encoding="utf-8"))
-        changed = [
-            k for k, v in prepared.resume_key.items() if previous.get("resume_key", {}).get(k) != v
-        ]
-        if changed:
-            raise ResumeError(
-                f"{output} belongs to a different run ({', '.join(changed)} changed), so it cannot be resumed. "
-                "Use the same settings, another --output, or --overwrite to start again."
-            )
-    records = data.read_records(output, repair=True)
-    if prepared.config.retry_errors and any(r.get("error") for r in records):
-        records = [r for r in records if not r.get("error")]
-        _rewrite(output, records)
-    done: set[int] = set()
-    ids_by_index = {r.index: r.id for r in prepared.rows}
-    for record in records:
-        index = record.get("index")
-        if not isinstance(index, int) or ids_by_index.get(index) != record.get("id"):
-            raise ResumeError(
-                f"{output}: record {record.get('id')!r} at index {index} does not match the input; "
-                "the input changed since this file was written. Use --overwrite to start again."
-            )
-        done.add(index)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    meta_record = {
-        "signature": prepared.signature,
-        "resume_key": prepared.resume_key,
-        "config": prepared.config.model_dump(mode="json"),
-    }
-    tmp = meta.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta_record, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, meta)
-    return done
-
-
-def _rewrite(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
-    """Replace ``path`` with ``records`` atomically (a crash leaves the old file or the new one)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    config = prepared.config
+    return resume.open_output(
+        config.output,
+        job="run",
+        resume_key=prepared.resume_key,
+        ids={r.index: r.id for r in prepared.rows},
+        meta={"signature": prepared.signature, "config": config.model_dump(mode="json")},
+        overwrite=config.overwrite,
+        retry_errors=config.retry_errors,
     )
-    os.replace(tmp, path)
 
 
 def make_record(
@@ -345,7 +292,5 @@ def execute(
     summary.elapsed_s = time.perf_counter() - started
     summary.engine_start_s = engine_start_s
     summary.rows_this_session = len(pending)
-    summary_path(config.output).write_text(
-        json.dumps(summary.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
-    )
+    resume.write_summary(config.output, summary.to_dict())
     return summary

@@ -30,14 +30,14 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from xprompt import data, langid, languages
-from xprompt.errors import ConfigError, ResumeError
+from xprompt import data, langid, languages, resume
+from xprompt.errors import ConfigError
 from xprompt.mt.base import Translation, TranslationRequest, Translator, model_identity
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.mt.metrics import MTReport, MTRow, grouped_report, is_copy
+from xprompt.resume import meta_path, summary_path  # noqa: F401 (re-exported)
 from xprompt.types import Example, LangCheck
 
 
@@ -128,14 +128,6 @@ class JobResult:
         }
 
 
-def meta_path(output: str | os.PathLike[str]) -> Path:
-    return Path(str(output) + ".meta.json")
-
-
-def summary_path(output: str | os.PathLike[str]) -> Path:
-    return Path(str(output) + ".summary.json")
-
-
 def read_rows(job: TranslateJob) -> list[Example | data.RowError]:
     """Every input row as an Example (fields = the fields to translate, target = reference) or a RowError."""
     mapping = data.FieldMap(
@@ -151,41 +143,14 @@ def read_rows(job: TranslateJob) -> list[Example | data.RowError]:
 
 def open_output(job: TranslateJob, rows: Sequence[Example | data.RowError]) -> set[int]:
     """Check an existing output belongs to this job; return the indices already done."""
-    output, meta = Path(job.output), meta_path(job.output)
-    key = job.resume_key()
-    if job.overwrite:
-        for path in (output, meta, summary_path(output)):
-            path.unlink(missing_ok=True)
-    if output.exists() and output.stat().st_size > 0:
-        if not meta.exists():
-            raise ResumeError(
-                f"{output} exists but has no {meta.name}: not an xprompt translation to resume. "
-                "Choose another --output or pass --overwrite."
-            )
-        previous = json.loads(meta.read_text(encoding="utf-8")).get("resume_key", {})
-        changed = [k for k, v in key.items() if previous.get(k) != v]
-        if changed:
-            raise ResumeError(
-                f"{output} belongs to a different translation job ({', '.join(changed)} changed). "
-                "Use the same settings, another --output, or --overwrite to start again."
-            )
-    ids = {r.index: r.id for r in rows}
-    done: set[int] = set()
-    for record in data.read_records(output, repair=True):
-        index = record.get("index")
-        if not isinstance(index, int) or ids.get(index) != record.get("id"):
-            raise ResumeError(
-                f"{output}: record {record.get('id')!r} at index {index} does not match the input; "
-                "use --overwrite to start again."
-            )
-        done.add(index)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = meta.with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps({"signature": job.signature(), "resume_key": key}, indent=2), encoding="utf-8"
+    return resume.open_output(
+        job.output,
+        job="translation job",
+        resume_key=job.resume_key(),
+        ids={r.index: r.id for r in rows},
+        meta={"signature": job.signature()},
+        overwrite=job.overwrite,
     )
-    os.replace(tmp, meta)
-    return done
 
 
 def _error_record(row: data.RowError, job: TranslateJob) -> dict[str, Any]:
@@ -271,9 +236,7 @@ def execute(
     result.rows_this_session = len(pending)
     result.elapsed_s = time.perf_counter() - started
     result.cache_hits = getattr(translator, "hits", 0)
-    summary_path(job.output).write_text(
-        json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
-    )
+    resume.write_summary(job.output, result.to_dict())
     return result
 
 

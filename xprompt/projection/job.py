@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from xprompt import data, languages
-from xprompt.errors import ConfigError, ResumeError
+from xprompt import data, languages, resume
+from xprompt.errors import ConfigError
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.projection.markers import MarkerProjector
 from xprompt.projection.metrics import span_report
@@ -54,6 +53,7 @@ from xprompt.projection.spans import (
     read_span_file,
     write_conll,
 )
+from xprompt.resume import meta_path, summary_path  # noqa: F401 (re-exported)
 
 Direction = Literal["train", "test"]
 
@@ -135,14 +135,6 @@ def _digest(path: str) -> str:
     return sha.hexdigest()[:16]
 
 
-def meta_path(output: str | os.PathLike[str]) -> Path:
-    return Path(str(output) + ".meta.json")
-
-
-def summary_path(output: str | os.PathLike[str]) -> Path:
-    return Path(str(output) + ".summary.json")
-
-
 @dataclass(frozen=True)
 class Unit:
     """One output record to produce: a sentence (and, for translate-train, a target language)."""
@@ -169,41 +161,14 @@ def plan_units(job: ProjectJob) -> list[Unit]:
 
 def open_output(job: ProjectJob, units: Sequence[Unit]) -> set[int]:
     """Check an existing output belongs to this job; return the unit indices already done."""
-    output, meta = Path(job.output), meta_path(job.output)
-    key = job.resume_key()
-    if job.overwrite:
-        for path in (output, meta, summary_path(output)):
-            path.unlink(missing_ok=True)
-    if output.exists() and output.stat().st_size > 0:
-        if not meta.exists():
-            raise ResumeError(
-                f"{output} exists but has no {meta.name}: not an xprompt projection to resume. "
-                "Choose another --output or pass --overwrite."
-            )
-        previous = json.loads(meta.read_text(encoding="utf-8")).get("resume_key", {})
-        changed = [k for k, v in key.items() if previous.get(k) != v]
-        if changed:
-            raise ResumeError(
-                f"{output} belongs to a different projection job ({', '.join(changed)} changed). "
-                "Use the same settings, another --output, or --overwrite to start again."
-            )
-    ids = {u.index: u.sentence.id for u in units}
-    done: set[int] = set()
-    for record in data.read_records(output, repair=True):
-        index = record.get("index")
-        if not isinstance(index, int) or ids.get(index) != record.get("id"):
-            raise ResumeError(
-                f"{output}: record {record.get('id')!r} at index {index} does not match the input; "
-                "use --overwrite to start again."
-            )
-        done.add(index)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = meta.with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps({"signature": job.signature(), "resume_key": key}, indent=2), encoding="utf-8"
+    return resume.open_output(
+        job.output,
+        job="projection job",
+        resume_key=job.resume_key(),
+        ids={u.index: u.sentence.id for u in units},
+        meta={"signature": job.signature()},
+        overwrite=job.overwrite,
     )
-    os.replace(tmp, meta)
-    return done
 
 
 def read_english(path: str, pivot: str) -> dict[str, tuple[str, tuple[Span, ...]] | str]:
@@ -374,9 +339,7 @@ def execute(
     summary = summarize(data.read_records(job.output), signature=job.signature())
     if job.train_file:
         summary["train_file"] = {"path": job.train_file, "sentences": write_train_file(job)}
-    summary_path(job.output).write_text(
-        json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
+    resume.write_summary(job.output, summary)
     return ProjectResult(summary, len(pending), time.perf_counter() - started)
 
 

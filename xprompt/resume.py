@@ -1,0 +1,105 @@
+"""Resumable JSONL outputs, shared by ``xprompt run``, ``translate`` and ``project``.
+
+An output ``out.jsonl`` has two files beside it: ``out.jsonl.meta.json`` names
+the job that writes it (its signature and the settings that decide the
+records, the *resume key*), and ``out.jsonl.summary.json`` holds the last
+summary. Before a job appends to an existing output, :func:`open_output`
+checks that the output belongs to the same job and the same input, and
+returns the row indices already done, so a killed job started again skips
+them; a half-written last line is cut off by the record reader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from xprompt import data
+from xprompt.errors import ResumeError
+
+
+def meta_path(output: str | os.PathLike[str]) -> Path:
+    """The file that names the job writing ``output``."""
+    return Path(str(output) + ".meta.json")
+
+
+def summary_path(output: str | os.PathLike[str]) -> Path:
+    """The file that holds the summary of ``output``."""
+    return Path(str(output) + ".summary.json")
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON; a crash leaves the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_summary(output: str | os.PathLike[str], summary: Mapping[str, Any]) -> None:
+    write_json_atomic(summary_path(output), dict(summary))
+
+
+def rewrite_records(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Replace ``path`` with ``records`` atomically (a crash leaves the old file or the new one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
+    os.replace(tmp, path)
+
+
+def open_output(
+    output: str | os.PathLike[str],
+    *,
+    job: str,
+    resume_key: Mapping[str, Any],
+    ids: Mapping[int, str],
+    meta: Mapping[str, Any],
+    overwrite: bool = False,
+    retry_errors: bool = False,
+) -> set[int]:
+    """Check that an existing ``output`` belongs to this job; return the indices already done.
+
+    ``job`` names the kind of job in messages ("run", "translation job", ...);
+    ``ids`` maps each input index to its row id (a record whose id differs
+    means the input changed); ``meta`` is written as the meta file, with the
+    resume key. ``overwrite`` starts again; ``retry_errors`` drops records that
+    hold an error, so their rows run again.
+    """
+    output = Path(output)
+    meta_file = meta_path(output)
+    if overwrite:
+        for path in (output, meta_file, summary_path(output)):
+            path.unlink(missing_ok=True)
+    if output.exists() and output.stat().st_size > 0:
+        if not meta_file.exists():
+            raise ResumeError(
+                f"{output} exists but has no {meta_file.name}: it is not an xprompt {job} to resume. "
+                "Choose another --output or pass --overwrite."
+            )
+        previous = json.loads(meta_file.read_text(encoding="utf-8")).get("resume_key", {})
+        changed = [k for k, v in resume_key.items() if previous.get(k) != v]
+        if changed:
+            raise ResumeError(
+                f"{output} belongs to a different {job} ({', '.join(changed)} changed), so it cannot "
+                "be resumed. Use the same settings, another --output, or --overwrite to start again."
+            )
+    records = data.read_records(output, repair=True)
+    if retry_errors and any(r.get("error") for r in records):
+        records = [r for r in records if not r.get("error")]
+        rewrite_records(output, records)
+    done: set[int] = set()
+    for record in records:
+        index = record.get("index")
+        if not isinstance(index, int) or ids.get(index) != record.get("id"):
+            raise ResumeError(
+                f"{output}: record {record.get('id')!r} at index {index} does not match the input; "
+                "the input changed since this file was written. Use --overwrite to start again."
+            )
+        done.add(index)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(meta_file, {**meta, "resume_key": dict(resume_key)})
+    return done
