@@ -12,12 +12,11 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from xprompt import languages
-from xprompt.config import EngineConfig, format_validation_error
-from xprompt.errors import ConfigError, UnknownLanguageError
+from xprompt.config import EngineConfig, load_config
+from xprompt.errors import UnknownLanguageError
 from xprompt.guard import FIRM_INSTRUCTION, check_instruction
 from xprompt.langid import LangidConfig
 
@@ -178,32 +177,6 @@ class ServeConfig(BaseModel):
         return [*self.api_keys, *env]
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_serve_config(path: str | Path | None, overrides: dict[str, Any]) -> ServeConfig:
     """A ServeConfig from an optional YAML file with command-line ``overrides`` on top."""
-    base: dict[str, Any] = {}
-    origin = "command line"
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: a serve config must be a YAML mapping")
-        base, origin = loaded, str(p)
-    try:
-        return ServeConfig.model_validate(_merge(base, overrides))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, origin)) from None
+    return load_config(ServeConfig, path, overrides, what="serve")

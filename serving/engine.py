@@ -67,16 +67,6 @@ def build_engine(config: Any) -> ChatEngine:
         )
     return AsyncVLLMBackend(
         resolve_model(engine),
-        tokenizer=engine.tokenizer,
-        max_model_len=engine.max_model_len,
-        gpu_memory_utilization=engine.gpu_memory_utilization,
-        tensor_parallel_size=engine.tensor_parallel_size,
-        pipeline_parallel_size=engine.pipeline_parallel_size,
-        data_parallel_size=engine.data_parallel_size,
-        enable_prefix_caching=engine.enable_prefix_caching,
-        dtype=engine.dtype,
         seed=config.seed if config.seed is not None else 0,
-        enforce_eager=engine.enforce_eager,
-        chat_template=engine.chat_template,
-        engine_options=engine.engine_options,
+        **engine.vllm_options(),
     )

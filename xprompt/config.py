@@ -8,7 +8,7 @@ model (``xprompt strategies`` lists them).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -65,6 +65,22 @@ class EngineConfig(BaseModel):
                 "http://HOST:PORT/v1 (see the README, 'Scale out')"
             )
         return self
+
+    def vllm_options(self) -> dict[str, Any]:
+        """Keyword arguments of the in-process vLLM backends (``VLLMBackend``, ``AsyncVLLMBackend``)."""
+        return {
+            "tokenizer": self.tokenizer,
+            "max_model_len": self.max_model_len,
+            "gpu_memory_utilization": self.gpu_memory_utilization,
+            "tensor_parallel_size": self.tensor_parallel_size,
+            "pipeline_parallel_size": self.pipeline_parallel_size,
+            "data_parallel_size": self.data_parallel_size,
+            "enable_prefix_caching": self.enable_prefix_caching,
+            "dtype": self.dtype,
+            "enforce_eager": self.enforce_eager,
+            "chat_template": self.chat_template,
+            "engine_options": self.engine_options,
+        }
 
 
 class SamplingConfig(BaseModel):
@@ -186,8 +202,17 @@ def format_validation_error(exc: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
-def load_run_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig:
-    """A RunConfig from an optional YAML file with command-line ``overrides`` on top."""
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def load_config(
+    model: type[ConfigT], path: str | Path | None, overrides: dict[str, Any], *, what: str
+) -> ConfigT:
+    """A ``model`` config from an optional YAML file with command-line ``overrides`` on top.
+
+    Nested mappings merge key by key (``--max-model-len`` overrides one engine
+    setting, not the whole ``engine`` section); errors name the file and the field.
+    """
     base: dict[str, Any] = {}
     origin = "command line"
     if path is not None:
@@ -199,10 +224,14 @@ def load_run_config(path: str | Path | None, overrides: dict[str, Any]) -> RunCo
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not valid YAML: {exc}") from None
         if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: a run config must be a YAML mapping")
-        base = loaded
-        origin = str(p)
+            raise ConfigError(f"{p}: a {what} config must be a YAML mapping")
+        base, origin = loaded, str(p)
     try:
-        return RunConfig.model_validate(_merge(base, overrides))
+        return model.model_validate(_merge(base, overrides))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, origin)) from None
+
+
+def load_run_config(path: str | Path | None, overrides: dict[str, Any]) -> RunConfig:
+    """A RunConfig from an optional YAML file with command-line ``overrides`` on top."""
+    return load_config(RunConfig, path, overrides, what="run")

@@ -51,20 +51,7 @@ def make_backend(engine: EngineConfig, model: str) -> Backend:
     """Instantiate the configured backend (this is where an engine starts)."""
     cls = backend_class(engine.backend)
     if engine.backend == "vllm":
-        return cls(
-            model,
-            tokenizer=engine.tokenizer,
-            max_model_len=engine.max_model_len,
-            gpu_memory_utilization=engine.gpu_memory_utilization,
-            tensor_parallel_size=engine.tensor_parallel_size,
-            pipeline_parallel_size=engine.pipeline_parallel_size,
-            data_parallel_size=engine.data_parallel_size,
-            enable_prefix_caching=engine.enable_prefix_caching,
-            dtype=engine.dtype,
-            enforce_eager=engine.enforce_eager,
-            chat_template=engine.chat_template,
-            engine_options=engine.engine_options,
-        )
+        return cls(model, **engine.vllm_options())
     return cls(model, engine=engine)
 
 
