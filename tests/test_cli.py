@@ -65,6 +65,10 @@ def test_templates_list_show_render(capsys) -> None:
         (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "--opt", "x=1"], "invalid options"),
         (["run", "-c", "{badconfig}"], "invalid configuration"),
         (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "--lang", "husa"], "did you mean hau_Latn"),
+        # One engine flag, two spellings (serve's older --engine-opt), the same check.
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "--engine-option", "eager"], "--engine-option takes KEY=VALUE"),
+        (["run", "-i", "{data}", "-o", "{out}", "-t", "sib200-topic", "-m", "tiny", "--engine-opt", "eager"], "--engine-option takes KEY=VALUE"),
+        (["serve", "-m", "tiny", "--engine-opt", "eager"], "--engine-option takes KEY=VALUE"),
     ],
 )
 # fmt: on

@@ -13,8 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from xprompt.cli import app, err_console
 from xprompt.cli.common import parse_mapping, quiet_engine_logs, set_path
+from xprompt.cli.engine_options import (
+    ENGINE,
+    Backend,
+    BaseUrl,
+    EnforceEager,
+    GpuMemoryUtilization,
+    MaxModelLen,
+    Model,
+    TensorParallel,
+)
 
-ENGINE = "Engine"
 DATA = "Data"
 REPORT = "Report"
 
@@ -56,30 +65,13 @@ def eval_command(
     limit: Annotated[
         int | None, typer.Option(help="only the first N rows per language", rich_help_panel=DATA)
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model", "-m", help="model ('tiny' = the test model)", rich_help_panel=ENGINE
-        ),
-    ] = None,
-    backend: Annotated[
-        str | None, typer.Option(help="vllm | openai | module:Class", rich_help_panel=ENGINE)
-    ] = None,
-    base_url: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--base-url", help="OpenAI-compatible server (repeatable)", rich_help_panel=ENGINE
-        ),
-    ] = None,
-    tensor_parallel_size: Annotated[
-        int | None, typer.Option("--tp", help="tensor parallel size", rich_help_panel=ENGINE)
-    ] = None,
-    max_model_len: Annotated[int | None, typer.Option(rich_help_panel=ENGINE)] = None,
-    gpu_memory_utilization: Annotated[float | None, typer.Option(rich_help_panel=ENGINE)] = None,
-    enforce_eager: Annotated[
-        bool | None,
-        typer.Option("--enforce-eager/--no-enforce-eager", rich_help_panel=ENGINE),
-    ] = None,
+    model: Model = None,
+    backend: Backend = None,
+    base_url: BaseUrl = None,
+    tensor_parallel_size: TensorParallel = None,
+    max_model_len: MaxModelLen = None,
+    gpu_memory_utilization: GpuMemoryUtilization = None,
+    enforce_eager: EnforceEager = None,
     set_var: Annotated[
         list[str] | None,
         typer.Option("--set", help="suite var NAME=VALUE, e.g. mt_model=tiny (repeatable)"),

@@ -17,9 +17,24 @@ from xprompt.cli.common import (
     row_progress,
     set_path,
 )
+from xprompt.cli.engine_options import (
+    ENGINE,
+    Backend,
+    BaseUrl,
+    ChatTemplate,
+    DataParallel,
+    Dtype,
+    EnforceEager,
+    EngineOption,
+    GpuMemoryUtilization,
+    MaxModelLen,
+    Model,
+    PipelineParallel,
+    PrefixCaching,
+    TensorParallel,
+)
 from xprompt.config import load_run_config
 
-ENGINE = "Engine"
 DATA = "Data"
 SHOTS = "Exemplars"
 DECODE = "Decoding"
@@ -61,57 +76,19 @@ def run_command(
     option: Annotated[
         list[str] | None, typer.Option("--opt", help="strategy option KEY=VALUE (repeatable)")
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="hub name, local directory, or 'tiny' (the built test model)",
-            rich_help_panel=ENGINE,
-        ),
-    ] = None,
-    backend: Annotated[
-        str | None, typer.Option(help="vllm | openai | module:Class", rich_help_panel=ENGINE)
-    ] = None,
-    base_url: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--base-url", help="OpenAI-compatible server URL (repeatable)", rich_help_panel=ENGINE
-        ),
-    ] = None,
-    max_model_len: Annotated[int | None, typer.Option(rich_help_panel=ENGINE)] = None,
-    gpu_memory_utilization: Annotated[float | None, typer.Option(rich_help_panel=ENGINE)] = None,
-    tensor_parallel_size: Annotated[
-        int | None, typer.Option("--tp", help="tensor parallel size", rich_help_panel=ENGINE)
-    ] = None,
-    pipeline_parallel_size: Annotated[
-        int | None, typer.Option("--pp", help="pipeline parallel size", rich_help_panel=ENGINE)
-    ] = None,
-    data_parallel_size: Annotated[
-        int | None, typer.Option("--dp", help="data parallel size", rich_help_panel=ENGINE)
-    ] = None,
-    prefix_caching: Annotated[
-        bool | None, typer.Option("--prefix-caching/--no-prefix-caching", rich_help_panel=ENGINE)
-    ] = None,
-    dtype: Annotated[str | None, typer.Option(rich_help_panel=ENGINE)] = None,
-    enforce_eager: Annotated[
-        bool | None,
-        typer.Option(
-            "--enforce-eager/--no-enforce-eager",
-            help="skip compilation (faster start)",
-            rich_help_panel=ENGINE,
-        ),
-    ] = None,
-    chat_template: Annotated[
-        str | None,
-        typer.Option(help="chat template file overriding the model's", rich_help_panel=ENGINE),
-    ] = None,
-    engine_option: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--engine-option", help="further vllm.EngineArgs KEY=VALUE", rich_help_panel=ENGINE
-        ),
-    ] = None,
+    model: Model = None,
+    backend: Backend = None,
+    base_url: BaseUrl = None,
+    max_model_len: MaxModelLen = None,
+    gpu_memory_utilization: GpuMemoryUtilization = None,
+    tensor_parallel_size: TensorParallel = None,
+    pipeline_parallel_size: PipelineParallel = None,
+    data_parallel_size: DataParallel = None,
+    prefix_caching: PrefixCaching = None,
+    dtype: Dtype = None,
+    enforce_eager: EnforceEager = None,
+    chat_template: ChatTemplate = None,
+    engine_option: EngineOption = None,
     field: Annotated[
         list[str] | None,
         typer.Option(

@@ -9,8 +9,18 @@ import typer
 
 from xprompt.cli import app
 from xprompt.cli.common import parse_pairs, quiet_engine_logs, set_path
+from xprompt.cli.engine_options import (
+    ENGINE,
+    ChatTemplate,
+    Dtype,
+    EnforceEager,
+    EngineOption,
+    GpuMemoryUtilization,
+    MaxModelLen,
+    Model,
+    TensorParallel,
+)
 
-ENGINE = "Engine"
 POLICY = "Reply language"
 OPS = "Operations"
 
@@ -20,42 +30,18 @@ def serve_command(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="YAML serve config; flags override it")
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="hub name, local directory, or 'tiny' (the built test model)",
-            rich_help_panel=ENGINE,
-        ),
-    ] = None,
+    model: Model = None,
     served_model_name: Annotated[
         str | None,
         typer.Option(help="model name clients send (default: --model)", rich_help_panel=ENGINE),
     ] = None,
-    max_model_len: Annotated[int | None, typer.Option(rich_help_panel=ENGINE)] = None,
-    gpu_memory_utilization: Annotated[float | None, typer.Option(rich_help_panel=ENGINE)] = None,
-    tensor_parallel_size: Annotated[
-        int | None, typer.Option("--tp", help="tensor parallel size", rich_help_panel=ENGINE)
-    ] = None,
-    dtype: Annotated[str | None, typer.Option(rich_help_panel=ENGINE)] = None,
-    enforce_eager: Annotated[
-        bool | None,
-        typer.Option(
-            "--enforce-eager/--no-enforce-eager",
-            help="skip graph capture (faster start)",
-            rich_help_panel=ENGINE,
-        ),
-    ] = None,
-    chat_template: Annotated[
-        str | None, typer.Option(help="chat template file", rich_help_panel=ENGINE)
-    ] = None,
-    engine_option: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--engine-opt", help="further vllm EngineArgs KEY=VALUE", rich_help_panel=ENGINE
-        ),
-    ] = None,
+    max_model_len: MaxModelLen = None,
+    gpu_memory_utilization: GpuMemoryUtilization = None,
+    tensor_parallel_size: TensorParallel = None,
+    dtype: Dtype = None,
+    enforce_eager: EnforceEager = None,
+    chat_template: ChatTemplate = None,
+    engine_option: EngineOption = None,
     host: Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
     api_key: Annotated[
@@ -133,7 +119,7 @@ def serve_command(
         ("engine.dtype", dtype),
         ("engine.enforce_eager", enforce_eager),
         ("engine.chat_template", chat_template),
-        ("engine.engine_options", parse_pairs(engine_option, "--engine-opt") or None),
+        ("engine.engine_options", parse_pairs(engine_option, "--engine-option") or None),
         ("host", host),
         ("port", port),
         ("api_keys", api_key),
