@@ -121,3 +121,22 @@ def test_an_invalid_regex_fails_only_its_own_request(vllm_backend) -> None:
     completions = vllm_backend.generate(requests)
     assert completions[0].ok and completions[2].ok and completions[2].texts[0] in LABELS
     assert not completions[1].ok and "invalid regex" in completions[1].error
+
+
+def test_fast_batch_encoding_gives_the_tokenizers_own_ids(vllm_backend) -> None:
+    tokenizer = vllm_backend.tokenizer
+    assert hasattr(tokenizer.backend_tokenizer, "encode_batch_fast"), "the fast path is what is tested"
+    bos = tokenizer.bos_token or ""
+    texts = [
+        "Sannu da zuwa",
+        "ìjọba ti kéde ètò ìlera tuntun",
+        "መንግሥት ዛሬ አዲስ የጤና ዕቅድ",
+        "सरकारले आज नयाँ योजना",
+        "",
+        "  leading and trailing spaces  ",
+        f"{bos}text that names a special token{bos}",
+        "emoji 🙂 and 中文 mixed",
+    ]
+    for special in (False, True):
+        expected = [list(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"]]
+        assert vllm_backend.encode(texts, add_special_tokens=special) == expected

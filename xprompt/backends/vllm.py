@@ -180,6 +180,21 @@ class _VLLMEngine:
             )
         return self._tokenizer.apply_chat_template(conversation, **kwargs)
 
+    def encode(self, texts: Sequence[str], *, add_special_tokens: bool) -> list[list[int]]:
+        """Token ids of ``texts``, in one batch.
+
+        Goes straight to the Rust tokenizer's ``encode_batch_fast`` (no offsets, no
+        masks: about half the time of the tokenizer's ``__call__``) when the tokenizer
+        has one and keeps no truncation or padding of its own; otherwise ``__call__``.
+        Both give the same ids.
+        """
+        rust = getattr(self._tokenizer, "backend_tokenizer", None)
+        fast = getattr(rust, "encode_batch_fast", None)
+        if fast is not None and rust.truncation is None and rust.padding is None:
+            return [e.ids for e in fast(list(texts), add_special_tokens=add_special_tokens)]
+        encoded = self._tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]
+        return [list(ids) for ids in encoded]
+
     def context_error(self, request: Request, prompt_tokens: int) -> str | None:
         """Why the request does not fit the context window, or None when it fits."""
         if prompt_tokens + request.sampling.max_tokens <= self.max_model_len:
@@ -259,13 +274,13 @@ class VLLMBackend(_VLLMEngine):
         out: list[list[int]] = [[] for _ in requests]
         if chat_texts:
             # The chat template already carries the special tokens it needs.
-            encoded = self._tokenizer(chat_texts, add_special_tokens=False)["input_ids"]
+            encoded = self.encode(chat_texts, add_special_tokens=False)
             for i, ids in zip(chat_positions, encoded, strict=True):
-                out[i] = list(ids)
+                out[i] = ids
         if raw_texts:
-            encoded = self._tokenizer(raw_texts, add_special_tokens=True)["input_ids"]
+            encoded = self.encode(raw_texts, add_special_tokens=True)
             for i, ids in zip(raw_positions, encoded, strict=True):
-                out[i] = list(ids)
+                out[i] = ids
         return out
 
     def sampling_params(self, sampling: Sampling, constraint: Constraint | None) -> Any:
@@ -445,11 +460,9 @@ class AsyncVLLMBackend(_VLLMEngine):
 
     def _prompt_token_ids(self, request: Request) -> list[int]:
         if request.messages is None:
-            return list(self._tokenizer(request.prompt or "", add_special_tokens=True)["input_ids"])
+            return self.encode([request.prompt or ""], add_special_tokens=True)[0]
         # The chat template already carries the special tokens it needs.
-        return list(
-            self._tokenizer(self.render_chat(request), add_special_tokens=False)["input_ids"]
-        )
+        return self.encode([self.render_chat(request)], add_special_tokens=False)[0]
 
     async def generate(self, request: Request) -> Completion:
         """The finished completion of one request (concurrent calls batch in the engine)."""
