@@ -71,7 +71,6 @@ def test_templates_list_show_render(capsys) -> None:
         (["serve", "-m", "tiny", "--engine-opt", "eager"], "--engine-option takes KEY=VALUE"),
     ],
 )
-# fmt: on
 def test_user_errors_print_one_message_and_exit_2(tmp_path: Path, capsys, args: list[str], message: str) -> None:
     data = write_jsonl(tmp_path / "data.jsonl", [{"id": "a", "lang": "hau", "text": "Sannu"}])
     bad_config = tmp_path / "bad.yaml"
@@ -83,6 +82,7 @@ def test_user_errors_print_one_message_and_exit_2(tmp_path: Path, capsys, args: 
     assert "Traceback" not in err
 
 
+# fmt: on
 def test_a_real_process_reports_errors_without_a_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "xprompt", "run", "-i", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "o.jsonl"),

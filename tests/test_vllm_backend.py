@@ -125,7 +125,9 @@ def test_an_invalid_regex_fails_only_its_own_request(vllm_backend) -> None:
 
 def test_fast_batch_encoding_gives_the_tokenizers_own_ids(vllm_backend) -> None:
     tokenizer = vllm_backend.tokenizer
-    assert hasattr(tokenizer.backend_tokenizer, "encode_batch_fast"), "the fast path is what is tested"
+    assert hasattr(tokenizer.backend_tokenizer, "encode_batch_fast"), (
+        "the fast path is what is tested"
+    )
     bos = tokenizer.bos_token or ""
     texts = [
         "Sannu da zuwa",
