@@ -51,21 +51,7 @@ def _local_path(model: str) -> Path | None:
 class _VLLMEngine:
     """What both vLLM backends share: engine options, the tokenizer, chat rendering, limits.
 
-    Args:
-        model: hub name (``meta-llama/Llama-3.1-8B-Instruct``) or local directory.
-        tokenizer: tokenizer name or path when it differs from the model's.
-        max_model_len: context length; defaults to the model's.
-        gpu_memory_utilization: share of accelerator memory for weights and KV cache
-            (on a CPU: sizes the KV cache; default 0.3 there, vLLM's default on a GPU).
-        tensor_parallel_size, pipeline_parallel_size, data_parallel_size: vLLM's
-            parallelism options for several GPUs.
-        enable_prefix_caching: share the KV cache of common prompt prefixes
-            (few-shot exemplars). On by default.
-        dtype: weights dtype (``auto``, ``bfloat16``, ``float16``, ``float32``).
-        seed: engine seed.
-        enforce_eager: skip graph capture / compilation (faster start, slower steps).
-        chat_template: a Jinja chat template (text or path) overriding the tokenizer's.
-        engine_options: any further ``vllm.EngineArgs`` keyword, passed through.
+    The options are documented on :class:`VLLMBackend`.
     """
 
     #: ``describe()["engine"]``
@@ -206,7 +192,24 @@ class _VLLMEngine:
 
 
 class VLLMBackend(_VLLMEngine):
-    """Serve batches of requests with an in-process ``vllm.LLM`` (takes :class:`_VLLMEngine`'s options)."""
+    """Serve batches of requests with an in-process ``vllm.LLM``.
+
+    Args:
+        model: hub name (``meta-llama/Llama-3.1-8B-Instruct``) or local directory.
+        tokenizer: tokenizer name or path when it differs from the model's.
+        max_model_len: context length; defaults to the model's.
+        gpu_memory_utilization: share of accelerator memory for weights and KV cache
+            (on a CPU: sizes the KV cache; default 0.3 there, vLLM's default on a GPU).
+        tensor_parallel_size, pipeline_parallel_size, data_parallel_size: vLLM's
+            parallelism options for several GPUs.
+        enable_prefix_caching: share the KV cache of common prompt prefixes
+            (few-shot exemplars). On by default.
+        dtype: weights dtype (``auto``, ``bfloat16``, ``float16``, ``float32``).
+        seed: engine seed.
+        enforce_eager: skip graph capture / compilation (faster start, slower steps).
+        chat_template: a Jinja chat template (text or path) overriding the tokenizer's.
+        engine_options: any further ``vllm.EngineArgs`` keyword, passed through.
+    """
 
     def _start(self, model: str, options: dict[str, Any]) -> Any:
         self._llm = self._vllm.LLM(model, **options)
