@@ -97,3 +97,36 @@ def test_a_real_process_reports_errors_without_a_traceback(tmp_path: Path) -> No
 def test_strategies_lists_names_and_options(capsys) -> None:
     code, _, err = run_cli(["strategies"], capsys)
     assert code == 0 and "direct" in err and "fewshot" in err
+
+
+def test_run_help_states_the_defaults_the_config_really_has() -> None:
+    """`[default: X]` in `xprompt run --help` is written by hand; it must not drift from RunConfig."""
+    import re
+    import typing
+
+    from xprompt.cli.run_cmd import run_command
+    from xprompt.config import DataConfig, ExemplarConfig, RunConfig, SamplingConfig
+    from xprompt.guard import GuardConfig
+
+    def default(model, name):  # type: ignore[no-untyped-def]
+        return model.model_fields[name].get_default(call_default_factory=True)
+
+    expected = {
+        "id_field": default(DataConfig, "id_field"),
+        "lang_field": default(DataConfig, "lang_field"),
+        "max_chars": default(DataConfig, "max_chars"),
+        "shots": default(ExemplarConfig, "shots"),
+        "select": default(ExemplarConfig, "select"),
+        "max_tokens": default(SamplingConfig, "max_tokens"),
+        "temperature": default(SamplingConfig, "temperature"),
+        "seed": default(RunConfig, "seed"),
+        "retries": default(GuardConfig, "retries"),
+        "chunk_size": default(RunConfig, "chunk_size"),
+    }
+    hints = typing.get_type_hints(run_command, include_extras=True)
+    for name, value in expected.items():
+        help_text = next(m.help for m in hints[name].__metadata__ if hasattr(m, "help"))
+        stated = re.search(r"\[default: ([^,\]]+)", help_text)
+        assert stated is not None, name
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        assert (float(stated.group(1)) == value) if number else stated.group(1) == str(value), name

@@ -218,7 +218,7 @@ def run_command(
         ),
     ] = None,
     chunk_size: Annotated[
-        int | None, typer.Option(help="rows per batched call [default: 256]")
+        int | None, typer.Option(help="rows per batched call and per resume unit [default: 1024]")
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="discard an existing output and start again")
