@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 
 #: Bump when the builder's output changes, so caches are rebuilt.
@@ -210,21 +208,8 @@ def _pad(rows: list[list[int]], value: int):  # type: ignore[no-untyped-def]
 
 def ensure_tiny_marker_mt(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Path of the cached toy marker-aware MT model, training it first if needed (race-safe)."""
-    from xprompt.testing.tiny_models import default_cache_dir
+    from xprompt.testing.tiny_models import ensure_built
 
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = root / "models" / f"tiny-marker-mt-v{TINY_MARKER_MT_VERSION}"
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-marker-mt-", dir=target.parent))
-    try:
-        build_tiny_marker_mt(staging)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return ensure_built(
+        f"tiny-marker-mt-v{TINY_MARKER_MT_VERSION}", build_tiny_marker_mt, cache_dir
+    )

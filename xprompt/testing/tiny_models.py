@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 #: Bump when the builder's output changes, so caches are rebuilt.
@@ -118,16 +119,22 @@ def build_tiny_llama(out_dir: str | os.PathLike[str], *, seed: int = 0) -> Path:
     return out
 
 
-def ensure_tiny_llama(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Path of the cached tiny Llama, building it first if needed (safe when run concurrently)."""
+def ensure_built(
+    name: str, build: Callable[[Path], object], cache_dir: str | os.PathLike[str] | None = None
+) -> Path:
+    """``<cache>/models/<name>``, built first with ``build(directory)`` if it is not there.
+
+    Safe when several processes ask at once: each builds in its own staging
+    directory and renames it into place; a loser of the race keeps the winner's.
+    """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = root / "models" / f"tiny-llama-v{TINY_LLAMA_VERSION}"
+    target = root / "models" / name
     if (target / "config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-llama-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
-        build_tiny_llama(staging)
+        build(staging)
         try:
             staging.rename(target)
         except OSError:
@@ -136,6 +143,11 @@ def ensure_tiny_llama(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def ensure_tiny_llama(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Path of the cached tiny Llama, building it first if needed (safe when run concurrently)."""
+    return ensure_built(f"tiny-llama-v{TINY_LLAMA_VERSION}", build_tiny_llama, cache_dir)
 
 
 # --- tiny seq2seq MT model ------------------------------------------------------------
@@ -266,22 +278,11 @@ def ensure_tiny_m2m100(
     cache_dir: str | os.PathLike[str] | None = None, *, style: str = "nllb"
 ) -> Path:
     """Path of the cached tiny MT model (``style`` nllb or m2m100), building it first if needed."""
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = root / "models" / f"tiny-{style}-v{TINY_M2M100_VERSION}"
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tiny-{style}-", dir=target.parent))
-    try:
-        build_tiny_m2m100(staging, style=style)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / "config.json").is_file():  # lost a race only if the winner finished
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return ensure_built(
+        f"tiny-{style}-v{TINY_M2M100_VERSION}",
+        lambda out: build_tiny_m2m100(out, style=style),
+        cache_dir,
+    )
 
 
 def build_tiny_madlad(out_dir: str | os.PathLike[str], *, seed: int = 0) -> Path:
@@ -347,19 +348,4 @@ def build_tiny_madlad(out_dir: str | os.PathLike[str], *, seed: int = 0) -> Path
 
 def ensure_tiny_madlad(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Path of the cached tiny MADLAD-style T5 MT model, building it first if needed."""
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = root / "models" / f"tiny-madlad-v{TINY_M2M100_VERSION}"
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-madlad-", dir=target.parent))
-    try:
-        build_tiny_madlad(staging)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return ensure_built(f"tiny-madlad-v{TINY_M2M100_VERSION}", build_tiny_madlad, cache_dir)
