@@ -46,7 +46,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from xprompt import languages
-from xprompt.errors import DataError, UnknownLanguageError
+from xprompt.errors import ConfigError, DataError, UnknownLanguageError
 
 Kind = Literal["pair", "triple"]
 KINDS: tuple[str, ...] = ("pair", "triple")
@@ -134,6 +134,15 @@ def rejected_path(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     stem = p.name[: -len(p.suffix)] if p.suffix else p.name
     return p.with_name(f"{stem}.rejected{p.suffix or '.jsonl'}")
+
+
+def check_output_free(input: str, output: str | os.PathLike[str], *, overwrite: bool) -> None:
+    """Before any work: the input exists, and an existing set is not overwritten unless asked."""
+    if not input.startswith("hf:") and not Path(input).is_file():
+        raise DataError(f"input file not found: {input}")
+    for path in (Path(output), rejected_path(output)):
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{path} exists; pass --overwrite to replace it")
 
 
 def summary_path(path: str | os.PathLike[str]) -> Path:

@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from xprompt import __version__, data, languages
-from xprompt.errors import ConfigError, DataError
+from xprompt.errors import ConfigError
 from xprompt.ldp import filters as F
 from xprompt.ldp.exemplar_set import (
     ENGLISH,
     SetRecord,
+    check_output_free,
     created_timestamp,
     rejected_path,
     summary_path,
@@ -134,11 +135,7 @@ class SynthJob:
 
     def check_output_free(self) -> None:
         """Before any work: the input exists, and an existing set is not overwritten unless asked."""
-        if not self.input.startswith("hf:") and not Path(self.input).is_file():
-            raise DataError(f"input file not found: {self.input}")
-        for path in (Path(self.output), rejected_path(self.output)):
-            if path.exists() and not self.overwrite:
-                raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+        check_output_free(self.input, self.output, overwrite=self.overwrite)
 
 
 def rejected_row(

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from xprompt import __version__, data, languages
-from xprompt.errors import ConfigError, DataError
+from xprompt.errors import ConfigError
 from xprompt.ldp import filters as F
-from xprompt.ldp.exemplar_set import ENGLISH, created_timestamp, rejected_path
+from xprompt.ldp.exemplar_set import ENGLISH, check_output_free, created_timestamp
 from xprompt.ldp.synth import SynthResult, rejected_row, step_record, write_result
 from xprompt.ldp.translator import LDPTranslator
 from xprompt.mt.base import TranslationRequest
@@ -77,11 +77,7 @@ class TaskJob:
 
     def check_output_free(self) -> None:
         """Before any work: the input exists, and an existing pool is not overwritten unless asked."""
-        if not self.input.startswith("hf:") and not Path(self.input).is_file():
-            raise DataError(f"input file not found: {self.input}")
-        for path in (Path(self.output), rejected_path(self.output)):
-            if path.exists() and not self.overwrite:
-                raise ConfigError(f"{path} exists; pass --overwrite to replace it")
+        check_output_free(self.input, self.output, overwrite=self.overwrite)
 
 
 def synthesize_task_exemplars(
