@@ -251,3 +251,30 @@ def test_retry_errors_runs_failed_rows_again_and_keeps_the_rest(tmp_path: Path) 
     assert summary.total.errors == 0
     by_id = {r["id"]: r for r in records}
     assert by_id["r0"] == first["r0"], "rows without errors are kept as they were"
+
+
+def test_counting_done_rows_changes_no_file(tmp_path: Path) -> None:
+    """`xprompt eval` counts pending rows (and --report-only checks outputs) with a dry run:
+    same answer and same refusals as a real open, but nothing re-signed, repaired or deleted."""
+    data = dataset(tmp_path, n=16)
+    with pytest.raises(Crash):
+        runner.execute(
+            runner.prepare(config(tmp_path, data)), backend=CrashingBackend(crash_on_batch=2)
+        )
+    output = tmp_path / "out.jsonl"
+    with output.open("a", encoding="utf-8") as handle:
+        handle.write('{"index": 8, "id": "r')  # a kill's half line
+    meta = runner.meta_path(output)
+    meta.write_text(meta.read_text(encoding="utf-8").replace('"signature"', '"signature_"'))
+    before = {p: p.read_bytes() for p in (output, meta)}
+    # Row 5 has no text: its record is an error, which --retry-errors runs again.
+    expected = [({}, set(range(8))), ({"retry_errors": True}, set(range(8)) - {5})]
+    for extra, done in [*expected, ({"overwrite": True}, set())]:
+        prepared = runner.prepare(config(tmp_path, data, **extra))
+        assert runner.open_output(prepared, dry_run=True) == done, extra
+        assert {p: p.read_bytes() for p in before} == before, extra
+    changed = runner.prepare(config(tmp_path, data, sampling={"max_tokens": 5}))
+    with pytest.raises(ResumeError, match="different run"):
+        runner.open_output(changed, dry_run=True)
+    assert runner.open_output(runner.prepare(config(tmp_path, data))) == set(range(8))
+    assert output.read_bytes() != before[output], "a real open repairs the half line"

@@ -60,6 +60,7 @@ def open_output(
     meta: Mapping[str, Any],
     overwrite: bool = False,
     retry_errors: bool = False,
+    dry_run: bool = False,
 ) -> set[int]:
     """Check that an existing ``output`` belongs to this job; return the indices already done.
 
@@ -67,11 +68,15 @@ def open_output(
     ``ids`` maps each input index to its row id (a record whose id differs
     means the input changed); ``meta`` is written as the meta file, with the
     resume key. ``overwrite`` starts again; ``retry_errors`` drops records that
-    hold an error, so their rows run again.
+    hold an error, so their rows run again. ``dry_run`` makes the same checks and
+    returns the same indices but changes no file (to count pending rows, or to
+    check outputs before a report without re-signing them).
     """
     output = Path(output)
     meta_file = meta_path(output)
     if overwrite:
+        if dry_run:
+            return set()
         for path in (output, meta_file, summary_path(output)):
             path.unlink(missing_ok=True)
     if output.exists() and output.stat().st_size > 0:
@@ -87,10 +92,11 @@ def open_output(
                 f"{output} belongs to a different {job} ({', '.join(changed)} changed), so it cannot "
                 "be resumed. Use the same settings, another --output, or --overwrite to start again."
             )
-    records = data.read_records(output, repair=True)
+    records = data.read_records(output, repair=not dry_run)
     if retry_errors and any(r.get("error") for r in records):
         records = [r for r in records if not r.get("error")]
-        rewrite_records(output, records)
+        if not dry_run:
+            rewrite_records(output, records)
     done: set[int] = set()
     for record in records:
         index = record.get("index")
@@ -100,6 +106,8 @@ def open_output(
                 "the input changed since this file was written. Use --overwrite to start again."
             )
         done.add(index)
+    if dry_run:
+        return done
     output.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(meta_file, {**meta, "resume_key": dict(resume_key)})
     return done

@@ -148,8 +148,8 @@ def prepare(config: RunConfig) -> Prepared:
     return Prepared(config, template, strategy, model, rows, signature, resume_key)
 
 
-def open_output(prepared: Prepared) -> set[int]:
-    """Check an existing output belongs to this run; return the row indices already done."""
+def open_output(prepared: Prepared, *, dry_run: bool = False) -> set[int]:
+    """Check an existing output belongs to this run; return the row indices already done (``dry_run``: change no file)."""
     config = prepared.config
     return resume.open_output(
         config.output,
@@ -159,6 +159,7 @@ def open_output(prepared: Prepared) -> set[int]:
         meta={"signature": prepared.signature, "config": config.model_dump(mode="json")},
         overwrite=config.overwrite,
         retry_errors=config.retry_errors,
+        dry_run=dry_run,
     )
 
 

@@ -235,18 +235,18 @@ class Evaluation:
     # -- running ---------------------------------------------------------------------------
 
     def pending(self, cell: Cell) -> int:
-        """Rows of a cell without a record yet (checks that the existing output belongs to it)."""
+        """Rows of a cell without a record yet (checks that the existing output belongs to it; writes nothing)."""
         if cell.prepared is not None:
-            return len(cell.prepared.rows) - len(runner.open_output(cell.prepared))
+            return len(cell.prepared.rows) - len(runner.open_output(cell.prepared, dry_run=True))
         if cell.translate is not None:
             from xprompt.mt import job as mt_job
 
             rows = mt_job.read_rows(cell.translate)
-            return len(rows) - len(mt_job.open_output(cell.translate, rows))
+            return len(rows) - len(mt_job.open_output(cell.translate, rows, dry_run=True))
         from xprompt.projection import job as project_job
 
         units = project_job.plan_units(cell.project)
-        return len(units) - len(project_job.open_output(cell.project, units))
+        return len(units) - len(project_job.open_output(cell.project, units, dry_run=True))
 
     def check_outputs(self) -> None:
         """Check that every existing cell output belongs to its cell (a ResumeError names it).

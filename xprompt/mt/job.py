@@ -141,8 +141,10 @@ def read_rows(job: TranslateJob) -> list[Example | data.RowError]:
     return rows[: job.limit] if job.limit is not None else rows
 
 
-def open_output(job: TranslateJob, rows: Sequence[Example | data.RowError]) -> set[int]:
-    """Check an existing output belongs to this job; return the indices already done."""
+def open_output(
+    job: TranslateJob, rows: Sequence[Example | data.RowError], *, dry_run: bool = False
+) -> set[int]:
+    """Check an existing output belongs to this job; return the indices already done (``dry_run``: change no file)."""
     return resume.open_output(
         job.output,
         job="translation job",
@@ -150,6 +152,7 @@ def open_output(job: TranslateJob, rows: Sequence[Example | data.RowError]) -> s
         ids={r.index: r.id for r in rows},
         meta={"signature": job.signature()},
         overwrite=job.overwrite,
+        dry_run=dry_run,
     )
 
 

@@ -159,8 +159,8 @@ def plan_units(job: ProjectJob) -> list[Unit]:
     ]
 
 
-def open_output(job: ProjectJob, units: Sequence[Unit]) -> set[int]:
-    """Check an existing output belongs to this job; return the unit indices already done."""
+def open_output(job: ProjectJob, units: Sequence[Unit], *, dry_run: bool = False) -> set[int]:
+    """Check an existing output belongs to this job; return the unit indices already done (``dry_run``: change no file)."""
     return resume.open_output(
         job.output,
         job="projection job",
@@ -168,6 +168,7 @@ def open_output(job: ProjectJob, units: Sequence[Unit]) -> set[int]:
         ids={u.index: u.sentence.id for u in units},
         meta={"signature": job.signature()},
         overwrite=job.overwrite,
+        dry_run=dry_run,
     )
 
 
