@@ -56,9 +56,9 @@ class ChatEngine(Protocol):
 
 def build_engine(config: Any) -> ChatEngine:
     """Start the engine a :class:`~serving.config.ServeConfig` asks for (inside the event loop)."""
+    from xprompt.backends.factory import resolve_model
     from xprompt.backends.vllm import AsyncVLLMBackend
     from xprompt.errors import ConfigError
-    from xprompt.runner import resolve_model
 
     engine = config.engine
     if engine.backend != "vllm":

@@ -12,10 +12,10 @@ from xprompt.data import (
     RecordWriter,
     RowError,
     read_examples,
-    read_exemplar_pool,
     read_records,
 )
 from xprompt.errors import DataError
+from xprompt.exemplars import read_exemplar_pool
 from xprompt.types import Example
 
 MAP = FieldMap(target="label")

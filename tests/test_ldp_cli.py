@@ -19,7 +19,7 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object) -> None:
         raise AssertionError("an engine was started for a command that should have failed first")
 
-    monkeypatch.setattr("xprompt.runner.make_backend", refuse)
+    monkeypatch.setattr("xprompt.backends.factory.make_backend", refuse)
 
 
 def fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:

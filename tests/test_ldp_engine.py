@@ -5,7 +5,7 @@ provenance; ``xprompt translate -m ldp`` and ``xprompt run --strategy ldp`` use
 it; ``xprompt synth task`` makes Hausa task exemplars that ``xprompt run
 --strategy direct`` uses; ``xprompt ldp-report`` compares LDP with zero-shot
 and supervised few-shot. The commands run in-process on the session's shared
-engine (``xprompt.runner.make_backend`` is pointed at it). The tiny model's
+engine (``xprompt.backends.factory.make_backend`` is pointed at it). The tiny model's
 outputs are random, so the default filters reject nearly everything: the
 flows that need accepted pairs relax the filters, and the assertions are on
 structure, bookkeeping and determinism.
@@ -67,7 +67,7 @@ class SharedEngine:
 @pytest.fixture
 def engine(vllm_backend, monkeypatch: pytest.MonkeyPatch) -> SharedEngine:
     shared = SharedEngine(vllm_backend)
-    monkeypatch.setattr("xprompt.runner.make_backend", lambda engine, model: shared)
+    monkeypatch.setattr("xprompt.backends.factory.make_backend", lambda engine, model: shared)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
     return shared
 

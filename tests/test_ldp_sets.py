@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import write_jsonl
 
-from xprompt import data, langid
+from xprompt import data, exemplars, langid
 from xprompt.errors import DataError
 from xprompt.ldp.exemplar_set import (
     DEFAULT_DIVERSE_LANGS,
@@ -120,7 +120,7 @@ def test_a_rejected_candidates_file_is_not_a_pool(tmp_path: Path) -> None:
         read_set(path)
     template = load_template("ldp-translate")
     with pytest.raises(DataError, match="rejected candidate"):
-        data.read_exemplar_pool(str(path), template.fields, data.FieldMap())
+        exemplars.read_exemplar_pool(str(path), template.fields, data.FieldMap())
     assert rejected_path(tmp_path / "hau.jsonl") == tmp_path / "hau.rejected.jsonl"
 
 
@@ -135,13 +135,15 @@ def test_the_exemplar_pool_loader_accepts_a_set(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "set.jsonl", [PAIR])
     assert is_exemplar_set(str(path))
     template = load_template("ldp-translate")
-    pool = data.read_exemplar_pool(str(path), template.fields, data.FieldMap(target="reference"))
+    pool = exemplars.read_exemplar_pool(
+        str(path), template.fields, data.FieldMap(target="reference")
+    )
     example = pool[0]
     assert example.target == "Yara suna wasa." and example.lang == "eng_Latn"
     assert example.fields["source_tag"] == "English:" and example.fields["target_tag"] == "Hausa:"
     assert example.fields["target_lang"] == "hau_Latn"
     with pytest.raises(DataError, match=r"needs field\(s\) \['prompt'\].*ldp-translate"):
-        data.read_exemplar_pool(str(path), load_template("chat").fields, data.FieldMap())
+        exemplars.read_exemplar_pool(str(path), load_template("chat").fields, data.FieldMap())
 
 
 def test_the_self_translate_reader_reads_a_set_too(tmp_path: Path) -> None:
@@ -167,7 +169,7 @@ def test_task_pools_still_load_as_ordinary_pools(tmp_path: Path) -> None:
     }
     path = write_jsonl(tmp_path / "pool.jsonl", [row])
     assert not is_exemplar_set(str(path))
-    pool = data.read_exemplar_pool(str(path), ["text"], data.FieldMap(target="label"))
+    pool = exemplars.read_exemplar_pool(str(path), ["text"], data.FieldMap(target="label"))
     assert pool[0].target == "sports" and pool[0].lang == "hau_Latn"
 
 

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from helpers import EXAMPLES, read_jsonl
 
-from xprompt import runner
+from xprompt import resume, runner
 from xprompt.backends.openai import OpenAIBackend
 from xprompt.config import load_run_config
 from xprompt.errors import BackendError
@@ -91,7 +91,7 @@ def baseline(vllm_backend: Any, tmp_path_factory: pytest.TempPathFactory) -> dic
     return {
         "bytes": output.read_bytes(),
         "records": read_jsonl(output),
-        "summary": json.loads(runner.summary_path(output).read_text()),
+        "summary": json.loads(resume.summary_path(output).read_text()),
     }
 
 
@@ -224,7 +224,7 @@ def test_cli_run_on_two_replicas_gives_the_in_process_records(
     assert sum(served) == len(baseline["records"]) and min(served) > 0, (
         f"both replicas worked: {served}"
     )
-    summary = json.loads(runner.summary_path(output).read_text())
+    summary = json.loads(resume.summary_path(output).read_text())
     assert comparable(summary) == comparable(baseline["summary"])
     assert "|backend:openai|" in summary["signature"]
 
@@ -264,7 +264,7 @@ def test_a_run_begun_in_process_resumes_on_the_fleet_with_identical_records_and_
     summary = runner.execute(runner.prepare(fleet))
     assert summary.rows_this_session == len(baseline["records"]) - 128
     assert output.read_bytes() == baseline["bytes"]
-    assert comparable(json.loads(runner.summary_path(output).read_text())) == comparable(
+    assert comparable(json.loads(resume.summary_path(output).read_text())) == comparable(
         baseline["summary"]
     )
 

@@ -47,6 +47,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, sys
     from xprompt import runner
+    from xprompt.backends import factory
     from xprompt.config import load_run_config
 
     def main():
@@ -57,7 +58,7 @@ SCRIPT = textwrap.dedent(
                        "engine_options": {"kv_cache_memory_bytes": 256 * 1024 * 1024}},
         })
         prepared = runner.prepare(config)
-        backend = runner.make_backend(config.engine, prepared.model)
+        backend = factory.make_backend(config.engine, prepared.model)
         try:
             parallel = backend._llm.llm_engine.vllm_config.parallel_config
             facts = {"tp": parallel.tensor_parallel_size, "pp": parallel.pipeline_parallel_size,

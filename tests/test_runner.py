@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import read_jsonl, write_jsonl
 
-from xprompt import runner
+from xprompt import resume, runner
 from xprompt.config import load_run_config
 from xprompt.errors import ResumeError
 from xprompt.testing.scripted import ScriptedBackend
@@ -264,7 +264,7 @@ def test_counting_done_rows_changes_no_file(tmp_path: Path) -> None:
     output = tmp_path / "out.jsonl"
     with output.open("a", encoding="utf-8") as handle:
         handle.write('{"index": 8, "id": "r')  # a kill's half line
-    meta = runner.meta_path(output)
+    meta = resume.meta_path(output)
     meta.write_text(meta.read_text(encoding="utf-8").replace('"signature"', '"signature_"'))
     before = {p: p.read_bytes() for p in (output, meta)}
     # Row 5 has no text: its record is an error, which --retry-errors runs again.

@@ -274,29 +274,6 @@ def _example(
     return Example(id=row_id, lang=lang, fields=fields, target=target, index=index)
 
 
-def read_exemplar_pool(
-    path: str, template_fields: Sequence[str], mapping: FieldMap, *, fmt: str | None = None
-) -> list[Example]:
-    """Read an exemplar pool; unlike a dataset, any bad row is an error (exemplars must be clean).
-
-    A translation exemplar set (``xprompt synth`` pairs/triples, see
-    ``xprompt.ldp.exemplar_set``) is read as such: ``text`` and ``target`` with
-    derived tag and language-name fields.
-    """
-    from xprompt.ldp.exemplar_set import is_exemplar_set, read_pool
-
-    if fmt in (None, "jsonl") and is_exemplar_set(path):
-        return read_pool(path, template_fields)
-    pool: list[Example] = []
-    for item in read_examples(path, template_fields, mapping, fmt=fmt):
-        if isinstance(item, RowError):
-            raise DataError(f"exemplar pool {item.error}")
-        pool.append(item)
-    if not pool:
-        raise DataError(f"exemplar pool {path} has no rows")
-    return pool
-
-
 class RecordWriter:
     """Append JSON records to a JSONL file, one per line, flushed (and fsynced) per batch."""
 

@@ -27,8 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from xprompt import languages
-from xprompt.errors import ConfigError
+from xprompt import data, languages
+from xprompt.errors import ConfigError, DataError
+from xprompt.ldp import exemplar_set
 from xprompt.types import Example
 
 Rule = Literal["first", "random", "balanced"]
@@ -134,3 +135,24 @@ class ExemplarSelector:
                     out.append(groups[label][depth])
             depth += 1
         return out
+
+
+def read_exemplar_pool(
+    path: str, template_fields: Sequence[str], mapping: data.FieldMap, *, fmt: str | None = None
+) -> list[Example]:
+    """Read an exemplar pool; unlike a dataset, any bad row is an error (exemplars must be clean).
+
+    A translation exemplar set (``xprompt synth`` pairs/triples, see
+    ``xprompt.ldp.exemplar_set``) is read as such: ``text`` and ``target`` with
+    derived tag and language-name fields.
+    """
+    if fmt in (None, "jsonl") and exemplar_set.is_exemplar_set(path):
+        return exemplar_set.read_pool(path, template_fields)
+    pool: list[Example] = []
+    for item in data.read_examples(path, template_fields, mapping, fmt=fmt):
+        if isinstance(item, data.RowError):
+            raise DataError(f"exemplar pool {item.error}")
+        pool.append(item)
+    if not pool:
+        raise DataError(f"exemplar pool {path} has no rows")
+    return pool

@@ -10,60 +10,24 @@ starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from xprompt import answers, data, resume
-from xprompt.backends.base import Backend, backend_class, check_order
-from xprompt.config import EngineConfig, RunConfig
+from xprompt import answers, data, exemplars, resume
+from xprompt.backends import factory
+from xprompt.backends.base import Backend, check_order
+from xprompt.config import RunConfig
 from xprompt.errors import ConfigError
 from xprompt.exemplars import ExemplarSelector
 from xprompt.guard import build_guard
 from xprompt.metrics import RunSummary, summarize
-from xprompt.resume import meta_path, summary_path  # noqa: F401 (re-exported)
-from xprompt.signatures import engine_versions, model_identity, package_version  # noqa: F401 (re-exported)
+from xprompt.signatures import engine_versions, input_digest, model_identity
 from xprompt.strategies import StrategyParts, build_strategy, canonical_name
 from xprompt.strategies.base import Strategy
 from xprompt.templates import Template, load_template
 from xprompt.types import Example, Prediction
-
-#: ``--model tiny`` means the tiny random test model, built locally on first use.
-TINY_MODEL_NAME = "tiny"
-
-
-def resolve_model(engine: EngineConfig) -> str:
-    """The model to load: the configured one, or the built tiny test model for ``tiny``."""
-    if engine.model is None:
-        raise ConfigError(
-            "no model given: pass --model NAME_OR_PATH (or --model tiny for the tiny test model)"
-        )
-    if engine.model == TINY_MODEL_NAME:
-        from xprompt.testing.tiny_models import ensure_tiny_llama
-
-        return str(ensure_tiny_llama())
-    return engine.model
-
-
-def make_backend(engine: EngineConfig, model: str) -> Backend:
-    """Instantiate the configured backend (this is where an engine starts)."""
-    cls = backend_class(engine.backend)
-    if engine.backend == "vllm":
-        return cls(model, **engine.vllm_options())
-    return cls(model, engine=engine)
-
-
-def input_digest(spec: str) -> str:
-    """SHA-256 of the input file (first 16 hex digits); the spec itself for ``hf:`` datasets."""
-    if spec.startswith("hf:"):
-        return spec
-    sha = hashlib.sha256()
-    with open(spec, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()[:16]
 
 
 @dataclass
@@ -93,7 +57,7 @@ def prepare(config: RunConfig) -> Prepared:
     )
     pool: list[Example] = []
     if config.exemplars.pool and config.exemplars.shots > 0:
-        pool = data.read_exemplar_pool(config.exemplars.pool, template.fields, mapping)
+        pool = exemplars.read_exemplar_pool(config.exemplars.pool, template.fields, mapping)
     selector = ExemplarSelector(
         pool=pool,
         k=config.exemplars.shots,
@@ -119,7 +83,7 @@ def prepare(config: RunConfig) -> Prepared:
             f"off-target policy '{guard.policy}' is not available for strategy "
             f"'{strategy_name}' (it records checks only); use the default policy 'flag'"
         )
-    model = resolve_model(config.engine)
+    model = factory.resolve_model(config.engine)
     rows = list(
         data.read_examples(config.data.input, strategy.fields, mapping, fmt=config.data.format)
     )
@@ -256,7 +220,7 @@ def execute(
     needs_model = any(isinstance(r, Example) for r in pending)
     engine_start_s = 0.0
     if backend is None and needs_model:
-        owned = backend = make_backend(config.engine, prepared.model)
+        owned = backend = factory.make_backend(config.engine, prepared.model)
         engine_start_s = time.perf_counter() - started
     checked = _CheckedBackend(backend) if backend is not None else None
     try:

@@ -1,4 +1,4 @@
-"""The pieces every signature is made of: model identities and package versions.
+"""The pieces every signature is made of: model identities, input digests, package versions.
 
 A signature records every setting that can change a result, the way
 sacrebleu's do. Models are named by hub name, or for a local directory by its
@@ -10,6 +10,7 @@ the packages.
 from __future__ import annotations
 
 import hashlib
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -42,3 +43,15 @@ def engine_versions() -> str:
     if transformers:
         parts.append(f"transformers:{transformers}")
     return "|".join(parts)
+
+
+def input_digest(spec: str | os.PathLike[str]) -> str:
+    """SHA-256 of an input file (first 16 hex digits); the spec itself for ``hf:`` datasets."""
+    spec = str(spec)
+    if spec.startswith("hf:"):
+        return spec
+    sha = hashlib.sha256()
+    with open(spec, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()[:16]

@@ -114,8 +114,8 @@ def open_llm(
     enforce_eager: bool | None,
     gpu_memory_utilization: float | None = None,
 ) -> Iterator[Any]:
-    """Start the LLM backend (through ``xprompt.runner.make_backend``) and close it afterwards."""
-    from xprompt import runner
+    """Start the LLM backend (through ``xprompt.backends.factory.make_backend``) and close it afterwards."""
+    from xprompt.backends import factory
     from xprompt.config import EngineConfig
     from xprompt.errors import ConfigError
 
@@ -130,7 +130,7 @@ def open_llm(
         )
     except ValueError as exc:
         raise ConfigError(f"engine settings: {exc}") from None
-    llm = runner.make_backend(engine, runner.resolve_model(engine))
+    llm = factory.make_backend(engine, factory.resolve_model(engine))
     try:
         yield llm
     finally:

@@ -292,13 +292,13 @@ def translate_command(
     )
     owned_llm = None
     if model in (SELF_MODEL, LDP_MODEL):
+        from xprompt.backends import factory
         from xprompt.config import EngineConfig
-        from xprompt.runner import make_backend, resolve_model
 
         engine = EngineConfig(
             backend=llm_backend, model=llm, base_urls=base_url or [], enforce_eager=True
         )
-        owned_llm = job.llm = make_backend(engine, resolve_model(engine))
+        owned_llm = job.llm = factory.make_backend(engine, factory.resolve_model(engine))
     err_console.print(
         f"[bold]xprompt translate[/]: {input} -> {tgt}, model {model}", highlight=False
     )

@@ -212,7 +212,8 @@ class SuiteReport:
 
 def build_report(evaluation: Any) -> SuiteReport:
     """Score every cell of a prepared :class:`~xprompt.evals.session.Evaluation` from its files."""
-    from xprompt import data, runner
+    from xprompt import data, signatures
+    from xprompt.backends import factory
 
     suite = evaluation.suite
     bootstrap: Bootstrap = evaluation.options.bootstrap
@@ -248,7 +249,7 @@ def build_report(evaluation: Any) -> SuiteReport:
                 settings=_plain(cell.settings),
             )
         )
-    model = runner.model_identity(runner.resolve_model(evaluation.engine))
+    model = signatures.model_identity(factory.resolve_model(evaluation.engine))
     digest = hashlib.sha256()
     for lang in evaluation.languages:
         digest.update(evaluation.data_file(evaluation.split, lang).read_bytes())
@@ -261,7 +262,7 @@ def build_report(evaluation: Any) -> SuiteReport:
             f"model:{model}",
             f"metric:{suite.metric}",
             bootstrap.signature(),
-            runner.engine_versions(),
+            signatures.engine_versions(),
         ]
     )
     return SuiteReport(

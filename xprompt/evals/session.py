@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xprompt import languages, runner
+from xprompt import languages, runner, signatures
+from xprompt.backends import factory
 from xprompt.backends.base import Backend
 from xprompt.config import EngineConfig
 from xprompt.errors import ConfigError, ResumeError, UnknownLanguageError
@@ -273,11 +274,11 @@ class Evaluation:
         """Run every pending row of every cell; one LLM (``backend`` or started on first use)."""
         if not self.cells:
             self.prepare()
-        model = runner.resolve_model(self.engine) if backend is None else ""
+        model = factory.resolve_model(self.engine) if backend is None else ""
         shared = (
             SharedBackend(backend=backend)
             if backend is not None
-            else SharedBackend(lambda: runner.make_backend(self.engine, model), model_id=model)
+            else SharedBackend(lambda: factory.make_backend(self.engine, model), model_id=model)
         )
         pool = TranslatorPool()
         try:
@@ -355,7 +356,7 @@ class Evaluation:
         from xprompt.templates import load_template
 
         template = load_template(TEMPLATE)
-        model = runner.model_identity(runner.resolve_model(self.engine))
+        model = signatures.model_identity(factory.resolve_model(self.engine))
         return f"llm-tagger({model},{template.name}@{template.digest},max={self._tagger_cap()})"
 
     def english_path(self, cell: Cell) -> Path:

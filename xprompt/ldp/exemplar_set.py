@@ -45,8 +45,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from xprompt import languages
+from xprompt import data, languages
 from xprompt.errors import ConfigError, DataError, UnknownLanguageError
+from xprompt.types import Example
 
 Kind = Literal["pair", "triple"]
 KINDS: tuple[str, ...] = ("pair", "triple")
@@ -229,8 +230,6 @@ def read_set(path: str | os.PathLike[str], *, fmt: str | None = None) -> list[Se
     Plain parallel data (``lang, text, target, target_lang``; ``target_lang``
     defaults to English) reads too: provenance is optional.
     """
-    from xprompt import data
-
     name = Path(path).name
     records: list[SetRecord] = []
     seen: dict[str, int] = {}
@@ -318,15 +317,13 @@ def tag_fields(record: SetRecord, style: str = "native") -> dict[str, str]:
 
 
 def read_pool(path: str, template_fields: Sequence[str]) -> list[Any]:
-    """An exemplar set as ``Example`` rows for a template (what ``read_exemplar_pool`` returns).
+    """An exemplar set as ``Example`` rows for a template (what ``xprompt.exemplars.read_exemplar_pool`` returns).
 
     ``text`` is the exemplar's input and ``target`` its answer; tags and
     language names (``source_tag``, ``target_tag``, ``pivot_tag``,
     ``source_name``, ``target_name``; native tags) and ``pivot`` are derived.
     A template field the set cannot provide is an error naming it.
     """
-    from xprompt.types import Example
-
     records = read_set(path)
     out: list[Example] = []
     for index, record in enumerate(records):

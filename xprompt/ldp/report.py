@@ -238,7 +238,7 @@ def compare(
         if on_condition is not None:
             on_condition(condition)
         results[condition] = run_condition(job, condition, rows, backend, pools)
-    from xprompt.runner import engine_versions, input_digest
+    from xprompt.signatures import engine_versions, input_digest
 
     summary = {
         "input": job.input,

@@ -128,7 +128,7 @@ class SynthJob:
     def input_sha(self) -> str:
         """SHA-256 prefix of the input file (computed once), for provenance."""
         if not hasattr(self, "_sha"):
-            from xprompt.runner import input_digest
+            from xprompt.signatures import input_digest
 
             self._sha = input_digest(self.input)
         return self._sha

@@ -88,7 +88,7 @@ def synthesize_task_exemplars(
     on_stage: Callable[[str], None] | None = None,
 ) -> SynthResult:
     """Translate English task exemplars into X; write the accepted ones as an X exemplar pool."""
-    from xprompt.runner import input_digest
+    from xprompt.signatures import input_digest
 
     job.check_output_free()
     note = on_stage or (lambda _stage: None)

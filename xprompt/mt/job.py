@@ -87,7 +87,7 @@ class TranslateJob:
         return identity
 
     def resume_key(self) -> dict[str, Any]:
-        from xprompt.runner import input_digest
+        from xprompt.signatures import input_digest
 
         return {
             "translator": self.mt_identity(),
@@ -100,7 +100,7 @@ class TranslateJob:
         }
 
     def signature(self) -> str:
-        from xprompt.runner import engine_versions
+        from xprompt.signatures import engine_versions
 
         return f"mt:{self.mt_identity()}|tgt:{self.tgt}|langid:{'on' if self.langid else 'off'}|{engine_versions()}"
 

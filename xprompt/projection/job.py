@@ -118,7 +118,7 @@ class ProjectJob:
         }
 
     def signature(self) -> str:
-        from xprompt.runner import engine_versions
+        from xprompt.signatures import engine_versions
 
         how = self.codec.signature() if self.method == "codec" else "markers:easyproject[]"
         return (
