@@ -202,7 +202,7 @@ def test_translate_train_cli_both_methods_resume_and_training_file(tmp_path: Pat
 
     # A different job refuses to append.
     code, _, err = run_cli([*args, "--n-best", "3"], capsys)
-    assert code == 2 and "belongs to a different projection job (codec changed)" in err
+    assert code == 2 and "written by a different projection job: codec" in err
 
     # The marker baseline: every sentence accounted for, failure kinds counted.
     markers_out = tmp_path / "markers.jsonl"

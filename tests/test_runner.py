@@ -147,10 +147,10 @@ def test_changed_settings_or_input_refuse_to_resume(tmp_path: Path) -> None:
         runner.prepare(config(tmp_path, data)), backend=ScriptedBackend(answer_with_label_of_text)
     )
     changed = config(tmp_path, data, sampling={"max_tokens": 5})
-    with pytest.raises(ResumeError, match=r"different run \(strategy changed\)"):
+    with pytest.raises(ResumeError, match=r"different run: strategy\.max \d+ -> 5; "):
         runner.execute(runner.prepare(changed), backend=ScriptedBackend(answer_with_label_of_text))
     write_jsonl(data, [{"id": "new", "lang": "en", "text": "x", "label": "travel"}])
-    with pytest.raises(ResumeError, match="input changed"):
+    with pytest.raises(ResumeError, match=r"different run: input [0-9a-f]{16} -> [0-9a-f]{16}; "):
         runner.execute(
             runner.prepare(config(tmp_path, data)),
             backend=ScriptedBackend(answer_with_label_of_text),
@@ -221,7 +221,9 @@ def test_an_edited_exemplar_pool_refuses_to_resume(tmp_path: Path) -> None:
     runner.execute(runner.prepare(cfg), backend=ScriptedBackend(lambda r: "health"))
     rows[0]["text"] = "pool 0, corrected"
     write_jsonl(pool, rows)
-    with pytest.raises(ResumeError, match="strategy changed"):
+    with pytest.raises(
+        ResumeError, match=r"different run: strategy\.pool [0-9a-f]+ -> [0-9a-f]+; "
+    ):
         runner.execute(runner.prepare(cfg), backend=ScriptedBackend(lambda r: "health"))
 
 

@@ -150,9 +150,9 @@ def test_changed_settings_refuse_to_resume(capsys, tmp_path: Path) -> None:
     args = ["translate", "-i", str(data), "-o", str(out), "--cache", "none", "--limit", "20", *FAST]
     assert cli(capsys, *args)[0] == 0
     code, _, err = cli(capsys, *args[:-5], "-m", "tiny", "--max-new-tokens", "9", "-q")
-    assert code == 2 and "belongs to a different translation job (translator changed)" in err
+    assert code == 2 and "written by a different translation job: translator" in err
     code, _, err = cli(capsys, *args, "--tgt", "fra_Latn")
-    assert code == 2 and "tgt changed" in err
+    assert code == 2 and "tgt eng_Latn -> fra_Latn" in err
     assert cli(capsys, *args, "--tgt", "fra_Latn", "--overwrite")[0] == 0
     assert {r["tgt"] for r in read_jsonl(out)} == {"fra_Latn"}
 

@@ -75,7 +75,7 @@ def test_translate_test_run_kill_resume_every_row_once(tmp_path: Path) -> None:
     records = read_jsonl(output)
     assert sorted(r["index"] for r in records) == list(range(total)), "every row exactly once"
     assert summary["rows"] == total and summary["rows_this_session"] == total - killed_at
-    assert "strategy:translate-test:translate-test(mt=tiny-nllb-v1@" in summary["signature"]
+    assert "strategy:translate-test(mt=tiny-nllb-v1@" in summary["signature"]
     good = [r for r in records if r["id"] != "bad-missing"]
     assert all(r["error"] is None and r["prediction"] in LABELS for r in good)
     assert (

@@ -19,6 +19,7 @@ from typing import Any
 
 from xprompt import data
 from xprompt.errors import ResumeError
+from xprompt.signatures import Signature, describe_changes
 
 
 def meta_path(output: str | os.PathLike[str]) -> Path:
@@ -51,6 +52,12 @@ def rewrite_records(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
+def _same(key: str, old: Any, new: Any) -> bool:
+    """Whether a stored resume-key value matches; meta files written before signatures were
+    structured repeated the key in some values (``guard: "guard:flag"``), which still match."""
+    return old == new or (isinstance(new, str) and old == f"{key}:{new}")
+
+
 def open_output(
     output: str | os.PathLike[str],
     *,
@@ -64,6 +71,9 @@ def open_output(
 ) -> set[int]:
     """Check that an existing ``output`` belongs to this job; return the indices already done.
 
+    ``resume_key`` is the declared subset of the job's signature fields that
+    decides its records; a stored key that differs refuses the resume, naming
+    each setting that changed (``strategy.k 3 -> 5``).
     ``job`` names the kind of job in messages ("run", "translation job", ...);
     ``ids`` maps each input index to its row id (a record whose id differs
     means the input changed); ``meta`` is written as the meta file, with the
@@ -86,11 +96,14 @@ def open_output(
                 "Choose another --output or pass --overwrite."
             )
         previous = json.loads(meta_file.read_text(encoding="utf-8")).get("resume_key", {})
-        changed = [k for k, v in resume_key.items() if previous.get(k) != v]
+        changed = [k for k, v in resume_key.items() if not _same(k, previous.get(k), v)]
         if changed:
+            before = Signature({k: previous.get(k) for k in changed})
+            after = Signature({k: resume_key[k] for k in changed})
+            what = describe_changes(before.diff(after)) or f"{', '.join(changed)} changed"
             raise ResumeError(
-                f"{output} belongs to a different {job} ({', '.join(changed)} changed), so it cannot "
-                "be resumed. Use the same settings, another --output, or --overwrite to start again."
+                f"{output} was written by a different {job}: {what}; it cannot be resumed. "
+                "Use the same settings, another --output, or --overwrite to start again."
             )
     records = data.read_records(output, repair=not dry_run)
     if retry_errors and any(r.get("error") for r in records):

@@ -23,11 +23,14 @@ from xprompt.errors import ConfigError
 from xprompt.exemplars import ExemplarSelector
 from xprompt.guard import build_guard
 from xprompt.metrics import RunSummary, summarize
-from xprompt.signatures import engine_versions, input_digest, model_identity
+from xprompt.signatures import Signature, input_digest, model_identity, version_fields
 from xprompt.strategies import StrategyParts, build_strategy, canonical_name
 from xprompt.strategies.base import Strategy
 from xprompt.templates import Template, load_template
 from xprompt.types import Example, Prediction
+
+#: The run signature's fields that decide the records: an output resumes only when they match.
+RESUME_FIELDS = ("model", "strategy", "input", "fields", "target", "limit", "guard")
 
 
 @dataclass
@@ -90,26 +93,22 @@ def prepare(config: RunConfig) -> Prepared:
     if config.data.limit is not None:
         rows = rows[: config.data.limit]
     identity = model_identity(model)
-    signature = "|".join(
-        [
-            f"model:{identity}",
-            f"backend:{config.engine.backend}",
-            f"strategy:{strategy_name}:{strategy.signature()}",
-            f"langid:{langid_signature}",
-            guard.signature(),
-            engine_versions(),
-        ]
+    signature = Signature(
+        {
+            "model": identity,
+            "backend": config.engine.backend,
+            "strategy": strategy.signature(),
+            "langid": langid_signature,
+            "guard": guard.signature().removeprefix("guard:"),
+            "input": input_digest(config.data.input),
+            "fields": mapping.fields and dict(mapping.fields),
+            "target": mapping.target,
+            "limit": config.data.limit,
+            **version_fields(),
+        }
     )
-    resume_key = {
-        "model": identity,
-        "strategy": strategy.signature(),
-        "input": input_digest(config.data.input),
-        "fields": mapping.fields and dict(mapping.fields),
-        "target": mapping.target,
-        "limit": config.data.limit,
-        "guard": guard.signature(),
-    }
-    return Prepared(config, template, strategy, model, rows, signature, resume_key)
+    resume_key = signature.subset(RESUME_FIELDS)
+    return Prepared(config, template, strategy, model, rows, signature.format(), resume_key)
 
 
 def open_output(prepared: Prepared, *, dry_run: bool = False) -> set[int]:

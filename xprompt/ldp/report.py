@@ -42,6 +42,7 @@ from xprompt.ldp.prompt import TagStyle
 from xprompt.ldp.translator import DEFAULT_SHOTS, LDPOutput, LDPTranslator
 from xprompt.mt.base import TranslationRequest
 from xprompt.mt.metrics import MTReport, MTRow, is_copy, report
+from xprompt.signatures import engine_versions, input_digest
 from xprompt.types import Example, Sampling
 
 CONDITIONS: tuple[str, ...] = ("zero-shot", "ldp", "supervised")
@@ -238,7 +239,6 @@ def compare(
         if on_condition is not None:
             on_condition(condition)
         results[condition] = run_condition(job, condition, rows, backend, pools)
-    from xprompt.signatures import engine_versions, input_digest
 
     summary = {
         "input": job.input,

@@ -43,6 +43,7 @@ from xprompt.ldp.exemplar_set import (
 )
 from xprompt.ldp.translator import LDPOutput, LDPTranslator
 from xprompt.mt.base import TranslationRequest
+from xprompt.signatures import Signature, input_digest
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,6 @@ class SynthJob:
     def input_sha(self) -> str:
         """SHA-256 prefix of the input file (computed once), for provenance."""
         if not hasattr(self, "_sha"):
-            from xprompt.signatures import input_digest
-
             self._sha = input_digest(self.input)
         return self._sha
 
@@ -414,7 +413,9 @@ def synthesize_pairs(
             checks=all_checks,
         )
         accepted.append((row.index, record.to_dict()))
-    signature = f"synth-pairs:{translator.signature()}|filters:{job.filters.signature()}"
+    signature = Signature(
+        {"synth-pairs": translator.signature(), "filters": job.filters.signature()}
+    ).format()
     return write_result(job.output, accepted, rejected, signature, inputs)
 
 
@@ -496,5 +497,7 @@ def synthesize_triples(
             checks=checks,
         )
         accepted.append((row.index, record.to_dict()))
-    signature = f"synth-triples:{translator.signature()}|filters:{job.filters.signature()}"
+    signature = Signature(
+        {"synth-triples": translator.signature(), "filters": job.filters.signature()}
+    ).format()
     return write_result(job.output, accepted, rejected, signature, inputs)

@@ -32,6 +32,7 @@ from xprompt.ldp.exemplar_set import ENGLISH, check_output_free, created_timesta
 from xprompt.ldp.synth import SynthResult, rejected_row, step_record, write_result
 from xprompt.ldp.translator import LDPTranslator
 from xprompt.mt.base import TranslationRequest
+from xprompt.signatures import Signature, input_digest
 from xprompt.types import Example
 
 
@@ -88,7 +89,6 @@ def synthesize_task_exemplars(
     on_stage: Callable[[str], None] | None = None,
 ) -> SynthResult:
     """Translate English task exemplars into X; write the accepted ones as an X exemplar pool."""
-    from xprompt.signatures import input_digest
 
     job.check_output_free()
     note = on_stage or (lambda _stage: None)
@@ -211,7 +211,9 @@ def synthesize_task_exemplars(
             row["provenance"] = provenance
             row["checks"] = checks
             accepted.append((item.index, row))
-    signature = f"synth-task:{translator.signature()}|filters:{job.filters.signature()}"
+    signature = Signature(
+        {"synth-task": translator.signature(), "filters": job.filters.signature()}
+    ).format()
     return write_result(job.output, accepted, rejected, signature, len(items))
 
 

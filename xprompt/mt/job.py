@@ -38,7 +38,11 @@ from xprompt.mt.base import Translation, TranslationRequest, Translator, model_i
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.mt.metrics import MTReport, MTRow, grouped_report, is_copy
 from xprompt.resume import meta_path, summary_path  # noqa: F401 (re-exported)
+from xprompt.signatures import Signature, input_digest, version_fields
 from xprompt.types import Example, LangCheck
+
+#: The signature fields that decide a translate job's records.
+RESUME_FIELDS = ("mt", "tgt", "src", "fields", "reference", "input", "limit")
 
 
 @dataclass
@@ -86,23 +90,30 @@ class TranslateJob:
             identity += f"@llm={model_identity(self.llm.model_id)}"
         return identity
 
-    def resume_key(self) -> dict[str, Any]:
-        from xprompt.signatures import input_digest
+    def signature_fields(self) -> Signature:
+        """Every setting of the job as signature fields (the resume key is a subset)."""
+        return Signature(
+            {
+                "mt": self.mt_identity(),
+                "tgt": self.tgt,
+                "src": self.src,
+                "fields": list(self.fields),
+                "reference": self.ref_field,
+                "input": input_digest(self.input),
+                "limit": self.limit,
+                "langid": "on" if self.langid else "off",
+                **version_fields(),
+            }
+        )
 
-        return {
-            "translator": self.mt_identity(),
-            "tgt": self.tgt,
-            "src": self.src,
-            "fields": list(self.fields),
-            "reference": self.ref_field,
-            "input": input_digest(self.input),
-            "limit": self.limit,
-        }
+    def resume_key(self) -> dict[str, Any]:
+        """The fields that decide the records (``translator`` is the ``mt`` field, its old name)."""
+        key = self.signature_fields().subset(RESUME_FIELDS)
+        return {"translator": key.pop("mt"), **key}
 
     def signature(self) -> str:
-        from xprompt.signatures import engine_versions
-
-        return f"mt:{self.mt_identity()}|tgt:{self.tgt}|langid:{'on' if self.langid else 'off'}|{engine_versions()}"
+        """The job's signature text (``mt:...|tgt:...|...|xprompt:...``)."""
+        return self.signature_fields().format()
 
 
 @dataclass

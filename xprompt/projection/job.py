@@ -20,7 +20,6 @@ JSONL by extension).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import time
@@ -54,6 +53,7 @@ from xprompt.projection.spans import (
     write_conll,
 )
 from xprompt.resume import meta_path, summary_path  # noqa: F401 (re-exported)
+from xprompt.signatures import engine_versions, input_digest
 
 Direction = Literal["train", "test"]
 
@@ -108,31 +108,21 @@ class ProjectJob:
             "method": self.method,
             "translator": self.translator.identity(),
             "codec": self.codec.signature() if self.method == "codec" else None,
-            "input": _digest(self.input),
+            "input": input_digest(self.input),
             "lang": self.lang,
             "tgts": list(self.tgts),
             "pivot": self.pivot,
-            "english_spans": _digest(self.english_spans) if self.english_spans else None,
+            "english_spans": input_digest(self.english_spans) if self.english_spans else None,
             "tagger": self.tagger,
             "limit": self.limit,
         }
 
     def signature(self) -> str:
-        from xprompt.signatures import engine_versions
-
         how = self.codec.signature() if self.method == "codec" else "markers:easyproject[]"
         return (
             f"project:{self.direction}|{how}|mt:{self.translator.identity()}|"
             f"pivot:{self.pivot}|{engine_versions()}"
         )
-
-
-def _digest(path: str) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
