@@ -71,6 +71,14 @@ def main() -> None:
     parser.add_argument(
         "--chunk-size", type=int, default=None, help="runner chunk size (default: the runner's)"
     )
+    parser.add_argument("--model", default=None, help="model directory (default: the tiny model)")
+    parser.add_argument(
+        "--load-format", default=None, help="vLLM load_format ('dummy': random weights)"
+    )
+    parser.add_argument(
+        "--no-eager", action="store_true", help="let vLLM compile and use CUDA graphs"
+    )
+    parser.add_argument("--memory", type=float, default=None, help="gpu_memory_utilization")
     args = parser.parse_args()
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
@@ -86,13 +94,21 @@ def main() -> None:
     data, pool = work / "data.jsonl", work / "pool.jsonl"
     write_jsonl(data, make_rows(args.rows, seed=1, prefix="r"))
     write_jsonl(pool, make_rows(7 * len(LANGS), seed=2, prefix="p"))
-    backend = VLLMBackend(str(ensure_tiny_llama()), enforce_eager=True, max_model_len=4096, seed=0)
+    model = args.model or str(ensure_tiny_llama())
+    backend = VLLMBackend(
+        model,
+        enforce_eager=not args.no_eager,
+        max_model_len=4096,
+        seed=0,
+        gpu_memory_utilization=args.memory,
+        engine_options={"load_format": args.load_format} if args.load_format else None,
+    )
     llm = backend.engine
 
     overrides = {
         "data": {"input": str(data), "target_field": "label"},
         "template": "sib200-topic",
-        "engine": {"model": "tiny"},
+        "engine": {"model": model},
         "exemplars": {"shots": args.shots, "pool": str(pool), "select": "balanced"},
         "sampling": {"max_tokens": 16},
         "overwrite": True,

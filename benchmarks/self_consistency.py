@@ -56,6 +56,12 @@ def main() -> None:
         default=0.1,
         help="gpu_memory_utilization (on a CPU: KV cache share)",
     )
+    parser.add_argument(
+        "--load-format", default=None, help="vLLM load_format ('dummy': random weights)"
+    )
+    parser.add_argument(
+        "--no-eager", action="store_true", help="let vLLM compile and use CUDA graphs"
+    )
     args = parser.parse_args()
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
@@ -81,7 +87,12 @@ def main() -> None:
 
     model = args.model or str(ensure_tiny_llama())
     backend = VLLMBackend(
-        model, enforce_eager=True, max_model_len=4096, seed=0, gpu_memory_utilization=args.memory
+        model,
+        enforce_eager=not args.no_eager,
+        max_model_len=4096,
+        seed=0,
+        gpu_memory_utilization=args.memory,
+        engine_options={"load_format": args.load_format} if args.load_format else None,
     )
     llm = backend.engine
 
