@@ -106,7 +106,7 @@ pick() {  # pick LOG PATTERN: the matching lines, or why there are none
   echo "| benchmark | result |"
   echo "| --- | --- |"
   echo "| overhead.py ($ROWS rows, 3-shot) | $(pick overhead 'overhead ratio' | tr '\n' ' ') |"
-  pick self_consistency '^(n=k|k requests|k calls)' | while read -r line; do
+  pick self_consistency '^(n=k|k requests|k calls|speed-up of n=k \(best\))' | while read -r line; do
     echo "| self_consistency.py ($QUESTIONS questions, k=8) | $line |"
   done
   echo "| pipeline.py (simulated engine, host side of this machine) | $(pick pipeline '^engine busy' | tr '\n' ' ') |"

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine_args import add_engine_args, make_backend
+
 LANGS = ["hau_Latn", "yor_Latn", "swh_Latn", "amh_Ethi", "kin_Latn", "npi_Deva"]
 LABELS = [
     "science/technology",
@@ -71,14 +73,7 @@ def main() -> None:
     parser.add_argument(
         "--chunk-size", type=int, default=None, help="runner chunk size (default: the runner's)"
     )
-    parser.add_argument("--model", default=None, help="model directory (default: the tiny model)")
-    parser.add_argument(
-        "--load-format", default=None, help="vLLM load_format ('dummy': random weights)"
-    )
-    parser.add_argument(
-        "--no-eager", action="store_true", help="let vLLM compile and use CUDA graphs"
-    )
-    parser.add_argument("--memory", type=float, default=None, help="gpu_memory_utilization")
+    add_engine_args(parser)
     args = parser.parse_args()
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
@@ -86,23 +81,13 @@ def main() -> None:
     from vllm.sampling_params import StructuredOutputsParams
 
     from xprompt import runner
-    from xprompt.backends.vllm import VLLMBackend
     from xprompt.config import load_run_config
-    from xprompt.testing.tiny_models import ensure_tiny_llama
 
     work = Path(tempfile.mkdtemp(prefix="xprompt-bench-"))
     data, pool = work / "data.jsonl", work / "pool.jsonl"
     write_jsonl(data, make_rows(args.rows, seed=1, prefix="r"))
     write_jsonl(pool, make_rows(7 * len(LANGS), seed=2, prefix="p"))
-    model = args.model or str(ensure_tiny_llama())
-    backend = VLLMBackend(
-        model,
-        enforce_eager=not args.no_eager,
-        max_model_len=4096,
-        seed=0,
-        gpu_memory_utilization=args.memory,
-        engine_options={"load_format": args.load_format} if args.load_format else None,
-    )
+    backend, model = make_backend(args)
     llm = backend.engine
 
     overrides = {
