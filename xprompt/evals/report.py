@@ -253,18 +253,18 @@ def build_report(evaluation: Any) -> SuiteReport:
     digest = hashlib.sha256()
     for lang in evaluation.languages:
         digest.update(evaluation.data_file(evaluation.split, lang).read_bytes())
-    signature = "|".join(
-        [
-            f"suite:{suite.name}@{suite.digest}",
-            f"dataset:{suite.dataset}",
-            f"split:{evaluation.split}",
-            f"data:{digest.hexdigest()[:12]}",
-            f"model:{model}",
-            f"metric:{suite.metric}",
-            bootstrap.signature(),
-            signatures.engine_versions(),
-        ]
-    )
+    signature = signatures.Signature(
+        {
+            "suite": f"{suite.name}@{suite.digest}",
+            "dataset": suite.dataset,
+            "split": evaluation.split,
+            "data": digest.hexdigest()[:12],
+            "model": model,
+            "metric": suite.metric,
+            **signatures.Signature.parse(bootstrap.signature()).fields,
+            **signatures.version_fields(),
+        }
+    ).format()
     return SuiteReport(
         suite=suite.name,
         dataset=suite.dataset,
