@@ -73,9 +73,7 @@ ABBREVIATIONS: dict[str, str] = {
     "langid": "l",
     "guard": "g",
     "input": "in",
-    "translator": "mt",
     "fields": "f",
-    "target": "tgt",
     "limit": "lim",
 }
 

@@ -398,7 +398,8 @@ def score_command(
     """Re-summarize a saved projection file (no model): statuses, reasons, span P/R/F1."""
     from xprompt import data
     from xprompt.errors import DataError
-    from xprompt.projection.job import meta_path, summarize
+    from xprompt.projection.job import summarize
+    from xprompt.resume import meta_path
 
     if not path.is_file():
         raise DataError(f"projection file not found: {path}")

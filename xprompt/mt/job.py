@@ -37,7 +37,7 @@ from xprompt.errors import ConfigError
 from xprompt.mt.base import Translation, TranslationRequest, Translator, model_identity
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.mt.metrics import MTReport, MTRow, grouped_report, is_copy
-from xprompt.resume import meta_path, summary_path  # noqa: F401 (re-exported)
+from xprompt.resume import meta_path
 from xprompt.signatures import Signature, input_digest, version_fields
 from xprompt.types import Example, LangCheck
 

@@ -54,7 +54,6 @@ from xprompt.projection.spans import (
     write_conll,
 )
 from xprompt.registry import Registry
-from xprompt.resume import meta_path, summary_path  # noqa: F401 (re-exported)
 from xprompt.signatures import engine_versions, input_digest
 
 Direction = Literal["train", "test"]
