@@ -89,8 +89,8 @@ def version_fields() -> dict[str, str]:
 
 
 def render_value(value: Any) -> str | None:
-    """A field value as the text form writes it (None: the field is left out)."""
-    if value is None:
+    """A field value as the text form writes it (None: the field is left out, as are empty lists and mappings)."""
+    if value is None or (isinstance(value, (list, tuple, dict)) and not value):
         return None
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -191,8 +191,9 @@ class FieldChange:
 class Signature:
     """Every setting that can change a result, as named fields (like sacrebleu's ``Signature``).
 
-    Values are strings, numbers, flags, lists or mappings; a None value is a
-    field with nothing to say and is left out of the text. The long text form
+    Values are strings, numbers, flags, lists or mappings; a None value (or an
+    empty list or mapping) is a field with nothing to say and is left out of
+    the text. The long text form
     is ``key:value|key:value`` (:meth:`format`), the short form abbreviates
     keys and keeps only the head of nested values; :meth:`parse` reads the long
     form back, and :meth:`diff` names the fields (and the settings inside them)
