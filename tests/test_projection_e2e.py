@@ -175,7 +175,9 @@ def test_translate_train_cli_both_methods_resume_and_training_file(tmp_path: Pat
     summary = json.loads(Path(str(out) + ".summary.json").read_text())
     assert sum(summary["status"].values()) == 16
     assert summary["train_file"]["sentences"] == len(projected)
-    assert summary["signature"].startswith("project:train|codec|bnb:exact,n=5")
+    assert summary["signature"].startswith(
+        "direction:train|method:codec|codec:(codec|bnb:exact,n=5"
+    )
     written = read_span_file(train)
     assert len(written) == len(projected)
     for sentence, record in zip(written, projected, strict=True):

@@ -49,6 +49,12 @@ def test_text_forms_and_parse_back() -> None:
     assert list(parsed.fields) == ["model", "backend", "strategy", "guard", "fields", "xprompt"]
 
 
+def test_a_value_with_bars_of_its_own_stays_one_field() -> None:
+    sig = Signature({"codec": "codec|bnb:exact,n=5|max:256", "pivot": "eng_Latn"})
+    assert sig.format() == "codec:(codec|bnb:exact,n=5|max:256)|pivot:eng_Latn"
+    assert Signature.parse(sig.format())["codec"] == "codec|bnb:exact,n=5|max:256"
+
+
 def test_parse_names_a_malformed_part() -> None:
     with pytest.raises(ValueError, match="'nocolon' is not 'key:value'"):
         Signature.parse("model:x|nocolon")

@@ -194,7 +194,8 @@ class Signature:
     Values are strings, numbers, flags, lists or mappings; a None value (or an
     empty list or mapping) is a field with nothing to say and is left out of
     the text. The long text form
-    is ``key:value|key:value`` (:meth:`format`), the short form abbreviates
+    is ``key:value|key:value`` (:meth:`format`; a value holding ``|`` of its own
+    is written in parentheses), the short form abbreviates
     keys and keeps only the head of nested values; :meth:`parse` reads the long
     form back, and :meth:`diff` names the fields (and the settings inside them)
     that differ. A job's resume key is a declared subset of its fields
@@ -250,6 +251,8 @@ class Signature:
         """The text form: ``key:value|...``; ``short`` abbreviates keys and nested values."""
         parts = []
         for key, text in self.rendered().items():
+            if len(split_top(text, "|")) > 1:
+                text = f"({text})"  # a value with '|'s of its own stays one field
             if short:
                 if key not in VERSION_FIELDS:
                     text = text.partition("(")[0]
@@ -267,6 +270,12 @@ class Signature:
             key, colon, value = part.partition(":")
             if not colon or not key:
                 raise ValueError(f"signature part {part!r} is not 'key:value' (in {text!r})")
+            if (
+                value.startswith("(")
+                and value.endswith(")")
+                and len(split_top(value[1:-1], "|")) > 1
+            ):
+                value = value[1:-1]
             fields.append((key, value))
         return cls(fields)
 

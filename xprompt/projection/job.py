@@ -54,9 +54,25 @@ from xprompt.projection.spans import (
     write_conll,
 )
 from xprompt.registry import Registry
-from xprompt.signatures import engine_versions, input_digest
+from xprompt.signatures import Signature, input_digest, version_fields
 
 Direction = Literal["train", "test"]
+
+
+#: The signature fields that decide a projection job's records.
+RESUME_FIELDS = (
+    "direction",
+    "method",
+    "translator",
+    "codec",
+    "input",
+    "lang",
+    "tgts",
+    "pivot",
+    "english_spans",
+    "tagger",
+    "limit",
+)
 
 
 @dataclass
@@ -102,27 +118,32 @@ class ProjectJob:
         """translate-test without spans: only write the English sentences to tag."""
         return self.direction == "test" and not self.english_spans and not self.tagger
 
+    def signature_fields(self) -> Signature:
+        """Every setting of the job as signature fields (the resume key is a subset)."""
+        return Signature(
+            {
+                "direction": self.direction,
+                "method": self.method,
+                "codec": self.codec.signature() if self.method == "codec" else None,
+                "translator": self.translator.identity(),
+                "pivot": self.pivot,
+                "input": input_digest(self.input),
+                "lang": self.lang,
+                "tgts": list(self.tgts),
+                "english_spans": input_digest(self.english_spans) if self.english_spans else None,
+                "tagger": self.tagger,
+                "limit": self.limit,
+                **version_fields(),
+            }
+        )
+
     def resume_key(self) -> dict[str, Any]:
-        return {
-            "direction": self.direction,
-            "method": self.method,
-            "translator": self.translator.identity(),
-            "codec": self.codec.signature() if self.method == "codec" else None,
-            "input": input_digest(self.input),
-            "lang": self.lang,
-            "tgts": list(self.tgts),
-            "pivot": self.pivot,
-            "english_spans": input_digest(self.english_spans) if self.english_spans else None,
-            "tagger": self.tagger,
-            "limit": self.limit,
-        }
+        """The fields that decide the records."""
+        return self.signature_fields().subset(RESUME_FIELDS)
 
     def signature(self) -> str:
-        how = self.codec.signature() if self.method == "codec" else "markers:easyproject[]"
-        return (
-            f"project:{self.direction}|{how}|mt:{self.translator.identity()}|"
-            f"pivot:{self.pivot}|{engine_versions()}"
-        )
+        """The job's signature text (``direction:train|method:codec|codec:(...)|...``)."""
+        return self.signature_fields().format()
 
 
 @dataclass(frozen=True)
