@@ -18,6 +18,7 @@ from rich.table import Table
 
 from xprompt.cli import app, err_console
 from xprompt.cli.common import progress_enabled, quiet_engine_logs, row_progress
+from xprompt.cli.mt_options import MT, BatchSize, Beams, Cache, Device, MaxNewTokens
 
 project_app = typer.Typer(
     help="Project span labels (NER ...) across translations: CODEC or markers.",
@@ -25,7 +26,6 @@ project_app = typer.Typer(
 )
 app.add_typer(project_app, name="project")
 
-MT = "MT model"
 SEARCH = "CODEC search"
 DATA = "Data"
 
@@ -70,13 +70,6 @@ Rerank = Annotated[
 BatchRows = Annotated[int, typer.Option(help="sequences per forward pass", rich_help_panel=SEARCH)]
 MaxTemplate = Annotated[
     int, typer.Option(help="longer templates fail instead of searching", rich_help_panel=SEARCH)
-]
-Beams = Annotated[int, typer.Option(help="translation beams (paper: 5)", rich_help_panel=MT)]
-MaxNew = Annotated[int, typer.Option(help="output cap per sentence", rich_help_panel=MT)]
-Device = Annotated[str, typer.Option(help="auto | cpu | cuda[:N]", rich_help_panel=MT)]
-BatchSize = Annotated[int, typer.Option(help="most rows per model call", rich_help_panel=MT)]
-Cache = Annotated[
-    str, typer.Option(help="translation cache: 'default', a path, or 'none'", rich_help_panel=MT)
 ]
 Chunk = Annotated[int, typer.Option(help="sentences per chunk (and resume unit)")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="discard an existing output")]
@@ -240,7 +233,7 @@ def train_command(
     batch_rows: BatchRows = 16,
     max_template_tokens: MaxTemplate = 256,
     beams: Beams = 5,
-    max_new_tokens: MaxNew = 128,
+    max_new_tokens: MaxNewTokens = 128,
     device: Device = "auto",
     batch_size: BatchSize = 64,
     cache: Cache = "default",
@@ -330,7 +323,7 @@ def test_command(
     batch_rows: BatchRows = 16,
     max_template_tokens: MaxTemplate = 256,
     beams: Beams = 5,
-    max_new_tokens: MaxNew = 128,
+    max_new_tokens: MaxNewTokens = 128,
     device: Device = "auto",
     batch_size: BatchSize = 64,
     cache: Cache = "default",

@@ -13,8 +13,8 @@ from rich.table import Table
 
 from xprompt.cli import app, err_console
 from xprompt.cli.common import progress_enabled, quiet_engine_logs, row_progress
+from xprompt.cli.mt_options import MT, BatchSize, Beams, Cache, Device, MaxNewTokens
 
-MT = "MT model"
 DATA = "Data"
 SELF = "Self-translate (--model self)"
 LDP = "LDP (--model ldp; also uses --exemplars, --llm, --llm-backend, --base-url, --prompt-format)"
@@ -126,30 +126,23 @@ def translate_command(
             rich_help_panel=MT,
         ),
     ] = "facebook/nllb-200-distilled-600M",
-    beams: Annotated[int, typer.Option(help="1 = greedy", rich_help_panel=MT)] = 1,
-    max_new_tokens: Annotated[
-        int, typer.Option(help="output cap per sentence", rich_help_panel=MT)
-    ] = 256,
+    beams: Beams = 1,
+    max_new_tokens: MaxNewTokens = 256,
     max_input_tokens: Annotated[
         int, typer.Option(help="longer inputs are split", rich_help_panel=MT)
     ] = 256,
     split: Annotated[
         str, typer.Option(help="long | always | never (sentence splitting)", rich_help_panel=MT)
     ] = "long",
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda[:N]", rich_help_panel=MT)] = "auto",
+    device: Device = "auto",
     dtype: Annotated[
         str, typer.Option(help="auto | float32 | bfloat16 | float16", rich_help_panel=MT)
     ] = "auto",
     batch_tokens: Annotated[
         int, typer.Option(help="token budget per batch", rich_help_panel=MT)
     ] = 16384,
-    batch_size: Annotated[int, typer.Option(help="most rows per batch", rich_help_panel=MT)] = 64,
-    cache: Annotated[
-        str,
-        typer.Option(
-            help="translation cache (SQLite): 'default', a path, or 'none'", rich_help_panel=MT
-        ),
-    ] = "default",
+    batch_size: BatchSize = 64,
+    cache: Cache = "default",
     exemplars: Annotated[
         str | None,
         typer.Option(
