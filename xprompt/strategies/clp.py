@@ -35,7 +35,7 @@ from xprompt.backends.base import Backend
 from xprompt.errors import ConfigError, TemplateError
 from xprompt.guard import Guard
 from xprompt.strategies import StrategyParts, parse_options
-from xprompt.strategies.base import LangChecker, failed
+from xprompt.strategies.base import LangChecker, failed, isolated
 from xprompt.strategies.options import (
     answer_parser,
     language_code,
@@ -211,7 +211,10 @@ class CrossLingual:
 
         for i, example in enumerate(examples):
             if i not in results:
-                results[i] = self._predict(example, i, steps, errors)
+                done = [s for lang in self.reasoning_langs for s in steps.get((i, lang), [])]
+                results[i] = isolated(
+                    example, done, lambda e=example, k=i: self._predict(e, k, steps, errors)
+                )
         return [results[i] for i in range(len(examples))]
 
     def _predict(

@@ -1,0 +1,133 @@
+"""Paper fidelity (issue 16): each deviation from the papers, the paper's rule in the preset, the option's.
+
+Scripted backends only check logic here; the strategies run on the real engine
+in ``test_reasoning_engine.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import read_jsonl, write_jsonl
+
+from xprompt import answers, runner
+from xprompt.cli import main
+from xprompt.config import load_run_config
+from xprompt.rescore import ScoreSettings, score_file
+from xprompt.testing.scripted import ScriptedBackend
+from xprompt.types import Request
+
+HUGE = "9" * 400  # past float's range: int(float(x) * 100) raises OverflowError
+
+# -- 1. a row that raises while it is scored is that row's error ---------------------
+
+
+def test_mgsm_paper_parser_survives_numbers_past_float_range() -> None:
+    extraction = answers.extract_mgsm_paper(f"So... Answer: {HUGE}")
+    assert extraction.value == HUGE and extraction.rule == "paper-answer"
+    assert answers.is_correct(extraction.value, "18", "mgsm-paper") is False
+    assert answers.is_correct(HUGE, HUGE[:-1] + "8", "number") is False
+    assert answers.is_correct(HUGE, HUGE, "number") is True
+
+
+def _interchange(tmp_path: Path) -> Path:
+    return write_jsonl(
+        tmp_path / "rows.jsonl",
+        [
+            {"id": "ok", "lang": "swh_Latn", "target": "13", "outputs": [{"text": "Answer: 13"}]},
+            {"id": "loop", "lang": "swh_Latn", "target": "13", "outputs": [{"text": f"Answer: {HUGE}"}]},
+            {"id": "boom", "lang": "swh_Latn", "target": "5", "outputs": [{"text": "Answer: 5 BOOM"}]},
+        ],
+    )  # fmt: skip
+
+
+def test_score_keeps_going_past_a_row_that_raises(tmp_path: Path, monkeypatch, capsys) -> None:
+    path = _interchange(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["score", str(path), "--parser", "mgsm-paper", "--no-langid", "--json"])
+    assert exit_.value.code in (0, None)
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["by_lang"]["swh_Latn"]["accuracy"] == pytest.approx(2 / 3)
+
+    real = answers.extract
+
+    def explode(text: str, parser: str, **kw):
+        if "BOOM" in text:
+            raise RuntimeError("parser bug")
+        return real(text, parser, **kw)
+
+    monkeypatch.setattr(answers, "extract", explode)
+    records, _ = score_file(path, ScoreSettings(parser="mgsm-paper", langid=False))
+    by_id = {r["id"]: r for r in records}
+    assert [r["id"] for r in records] == ["ok", "loop", "boom"]
+    assert by_id["ok"]["correct"] is True and by_id["loop"]["correct"] is False
+    assert by_id["loop"]["error"] is None
+    assert by_id["boom"]["error"] == (
+        "row 3 (line 3) of rows.jsonl: scoring failed: RuntimeError: parser bug"
+    )
+    assert by_id["boom"]["correct"] is False
+
+
+ROWS = [
+    {"id": "a", "lang": "swh_Latn", "question": "Swali la kwanza?", "answer": "13"},
+    {"id": "b", "lang": "swh_Latn", "question": "Swali la pili BOOM?", "answer": "5"},
+    {"id": "c", "lang": "swh_Latn", "question": "Swali la tatu?", "answer": "7"},
+]
+
+
+def _run(tmp_path: Path, strategy: str, template: str, reply, options=None) -> list[dict]:
+    overrides = {
+        "data": {"input": str(write_jsonl(tmp_path / "in.jsonl", ROWS)), "target_field": "answer"},
+        "output": str(tmp_path / f"{strategy}.jsonl"),
+        "template": template,
+        "strategy": strategy,
+        "options": options or {},
+        "engine": {"model": "scripted-model"},
+        "overwrite": True,
+    }
+    runner.execute(runner.prepare(load_run_config(None, overrides)), backend=ScriptedBackend(reply))
+    return read_jsonl(Path(overrides["output"]))
+
+
+def _reply(request: Request) -> str:
+    row = request.id.split("/")[0]
+    return {"a": f"Jibu: {HUGE} Answer: 13", "b": "BOOM Answer: 5", "c": f"Answer: {HUGE}"}[row]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "template", "options"),
+    [
+        ("direct", "mgsm-cot", {}),
+        ("self-consistency", "mgsm-cot", {"parser": "mgsm-paper"}),
+        ("clp", "clp-solve", {"parser": "mgsm-paper"}),
+        ("clsp", "clp-solve", {"parser": "mgsm-paper"}),
+    ],
+)
+def test_run_extraction_that_raises_is_that_rows_error(
+    tmp_path: Path, monkeypatch, strategy: str, template: str, options: dict
+) -> None:
+    real = answers.extract
+
+    def explode(text: str, parser: str, **kw):
+        if "BOOM" in text:
+            raise RuntimeError("parser bug")
+        return real(text, parser, **kw)
+
+    real_number = answers.extract_number
+
+    def explode_number(text: str, lang: str | None = None):
+        if "BOOM" in text:
+            raise RuntimeError("parser bug")
+        return real_number(text, lang)
+
+    monkeypatch.setattr(answers, "extract", explode)
+    monkeypatch.setattr(answers, "extract_number", explode_number)
+    records = _run(tmp_path, strategy, template, _reply, options)
+    by_id = {r["id"]: r for r in records}
+    assert sorted(by_id) == ["a", "b", "c"]
+    assert "scoring failed: RuntimeError: parser bug" in by_id["b"]["error"]
+    assert by_id["b"]["steps"], "the generated texts are kept"
+    assert by_id["a"]["error"] is None and by_id["a"]["correct"] is True
+    assert by_id["c"]["error"] is None and by_id["c"]["correct"] is False
