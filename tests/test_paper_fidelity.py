@@ -131,3 +131,33 @@ def test_run_extraction_that_raises_is_that_rows_error(
     assert by_id["b"]["steps"], "the generated texts are kept"
     assert by_id["a"]["error"] is None and by_id["a"]["correct"] is True
     assert by_id["c"]["error"] is None and by_id["c"]["correct"] is False
+
+
+# -- 8. CLSP when no path gives a number: xprompt predicts nothing, mgsm-paper predicts 0 -----
+
+
+def test_no_answer_on_any_path_is_0_only_in_the_paper_preset(tmp_path: Path) -> None:
+    records = {
+        parser: _run(
+            tmp_path,
+            "clsp",
+            "clp-solve",
+            lambda r: "Sijui." if "/solve:" in r.id else "Let me think.",
+            {"parser": parser},
+        )
+        for parser in ("number", "mgsm-paper")
+    }
+    for record in records["number"]:
+        assert (record["prediction"], record["extraction"]) == (None, "no-number")
+        assert record["error"] is None
+    for record in records["mgsm-paper"]:
+        assert (record["prediction"], record["extraction"]) == ("0", "paper-fallback")
+        assert len(record["details"]["paths"]) == 7
+    rows = write_jsonl(
+        tmp_path / "none.jsonl",
+        [{"id": "z", "lang": "swh_Latn", "target": "0", "outputs": [{"text": "Sijui."}] * 3}],
+    )
+    paper, _ = score_file(rows, ScoreSettings(parser="mgsm-paper", langid=False))
+    robust, _ = score_file(rows, ScoreSettings(parser="number", langid=False))
+    assert (paper[0]["prediction"], paper[0]["correct"]) == ("0", True)
+    assert (robust[0]["prediction"], robust[0]["correct"]) == (None, False)

@@ -48,6 +48,10 @@ PARSERS: dict[str, str] = {
     "regex": "the first group of a regular expression",
 }
 
+#: What a parser's published rule predicts when no path gave an answer (xprompt: nothing).
+#: Qin et al.'s CLP/CLSP scripts predict 0, so re-scoring their files is exact.
+NO_ANSWER_FALLBACK: dict[str, str] = {"mgsm-paper": "0"}
+
 #: Rules that mean "no answer found" (metrics count them as extraction failures).
 FAILED_RULES = frozenset({"no-label", "no-number", "no-match", "empty"})
 

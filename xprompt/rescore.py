@@ -267,7 +267,7 @@ def _scored(
     details: dict[str, Any],
 ) -> dict[str, Any]:
     ordered = reasoning.order_paths(paths, order)
-    result = reasoning.vote(ordered, exclude_off_target=exclude)
+    result = reasoning.vote(ordered, exclude_off_target=exclude, parser=parser)
     for key in ("paths", "vote", "first_answer", "first_correct", "parser"):
         details.pop(key, None)
     details.update(

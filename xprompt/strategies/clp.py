@@ -246,7 +246,9 @@ class CrossLingual:
                 detail if len(paths) == 1 else f"all {len(paths)} reasoning paths failed: {detail}"
             )
             return failed(example, message, all_steps)
-        result = reasoning.vote(paths, exclude_off_target=self.exclude_off_target)
+        result = reasoning.vote(
+            paths, exclude_off_target=self.exclude_off_target, parser=self.parser
+        )
         details = reasoning.path_details(
             paths,
             result,

@@ -124,7 +124,9 @@ class SelfConsistency:
             reasoning.PathResult(None, self.extract(text, example), verdict, step.step, k)
             for k, (text, verdict) in enumerate(zip(step.texts, verdicts, strict=True))
         ]
-        result = reasoning.vote(paths, exclude_off_target=self.exclude_off_target)
+        result = reasoning.vote(
+            paths, exclude_off_target=self.exclude_off_target, parser=self.parser
+        )
         details = reasoning.path_details(
             paths,
             result,
