@@ -161,3 +161,58 @@ def test_no_answer_on_any_path_is_0_only_in_the_paper_preset(tmp_path: Path) -> 
     robust, _ = score_file(rows, ScoreSettings(parser="number", langid=False))
     assert (paper[0]["prediction"], paper[0]["correct"]) == ("0", True)
     assert (robust[0]["prediction"], robust[0]["correct"]) == (None, False)
+
+
+# -- 2. CLP/CLSP turns: the authors set no limit; the preset allows 2,048 new tokens -----------
+
+
+def test_clp_turns_are_not_cut_at_512_tokens_unless_asked(tmp_path: Path) -> None:
+    def prepared(strategy: str, **sampling):
+        overrides = {
+            "data": {
+                "input": str(write_jsonl(tmp_path / "in.jsonl", ROWS)),
+                "target_field": "answer",
+            },
+            "output": str(tmp_path / f"{strategy}-{len(sampling)}.jsonl"),
+            "template": "clp-solve",
+            "strategy": strategy,
+            "engine": {"model": "scripted-model"},
+            "sampling": sampling,
+        }
+        return runner.prepare(load_run_config(None, overrides)).strategy
+
+    for strategy in ("clp", "clsp"):
+        preset = prepared(strategy)
+        assert preset.align_sampling.max_tokens == preset.solve_sampling.max_tokens == 2048
+        capped = prepared(strategy, max_tokens=512)
+        assert capped.align_sampling.max_tokens == capped.solve_sampling.max_tokens == 512
+
+
+# -- 3. self-translate: 128 tokens for MGSM, 64 otherwise; the paper's language names --------
+
+
+def test_self_translate_length_and_language_names(tmp_path: Path) -> None:
+    from xprompt.mt.base import TranslationRequest
+    from xprompt.mt.self_translate import SelfTranslator, TranslationPair
+    from xprompt.strategies.translate_test import Options, self_translate_max_tokens
+    from xprompt.templates import load_template
+
+    assert self_translate_max_tokens(load_template("mgsm-cot")) == 128
+    assert self_translate_max_tokens(load_template("sib200-topic")) == 64
+    settings = Options(mt_model="self").translator_settings(load_template("mgsm-cot"))
+    assert settings.self_translate.max_tokens == 128
+    chosen = Options(mt_model="self", self_translate_max_tokens=64)
+    assert chosen.translator_settings(load_template("mgsm-cot")).self_translate.max_tokens == 64
+
+    pairs = [
+        TranslationPair(f"p{k}-{code}", code, f"Sentence {k} in {code}.", f"Sentence {k}.")
+        for code in ("quy_Latn", "zho_Hans", "arb_Arab", "hat_Latn")
+        for k in range(4)
+    ]
+    translator = SelfTranslator(ScriptedBackend(lambda r: "x"), pairs)
+    for code, name in (("quy_Latn", "Quechua"), ("zho_Hans", "Chinese"), ("arb_Arab", "Arabic"),
+                       ("hat_Latn", "Haitian")):  # fmt: skip
+        request = translator.request(0, TranslationRequest("Query text.", code, "eng_Latn"))
+        prompt = request.prompt or ""
+        assert prompt.endswith(f"{name}: Query text.\nEnglish:")
+        assert prompt.count(f"\n{name}: ") + prompt.startswith(f"{name}: ") == 5

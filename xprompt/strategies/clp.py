@@ -51,8 +51,11 @@ if TYPE_CHECKING:
 #: Template fields the strategy fills itself (every other field comes from the dataset row).
 SUPPLIED_FIELDS = frozenset({"source_language", "target_language", "task_phrase"})
 
-#: The paper's decoding for the two turns, and a length that fits a worked solution.
-PRESET = {"align_temperature": 1.0, "solve_temperature": 0.2, "top_p": 1.0, "max_tokens": 512}
+#: The paper's decoding for the two turns. The authors set no length limit, and 30-38% of
+#: their recorded Japanese / Chinese alignment turns run past ~512 tokens (a 512 cap cut
+#: turn 2's ``Answer:`` line off), so each turn may run to 2,048 new tokens; ``--max-tokens``
+#: lowers it for small contexts (prompt + max_tokens must fit the model's context).
+PRESET = {"align_temperature": 1.0, "solve_temperature": 0.2, "top_p": 1.0, "max_tokens": 2048}
 
 
 class CrossLingualOptions(BaseModel):
