@@ -216,3 +216,79 @@ def test_self_translate_length_and_language_names(tmp_path: Path) -> None:
         prompt = request.prompt or ""
         assert prompt.endswith(f"{name}: Query text.\nEnglish:")
         assert prompt.count(f"\n{name}: ") + prompt.startswith(f"{name}: ") == 5
+
+
+# -- 4. each exemplar is rendered in its own language ---------------------------------------
+
+
+def test_exemplars_render_with_their_own_language_and_label_names(tmp_path: Path) -> None:
+    from xprompt.templates import load_template
+    from xprompt.types import Example
+
+    query = Example("q", "hau_Latn", {"text": "Kungiyar ta ci wasan karshe"})
+    english = Example("e1", "eng_Latn", {"text": "The team won the final match"}, "sports")
+    hausa = Example("h1", "hau_Latn", {"text": "Shugaban kasa ya yi jawabi"}, "politics")
+    template = load_template("sib200-topic")
+    messages = template.render(query, [english, hausa])
+    assert messages[1].content.endswith("Text (English): The team won the final match")
+    assert messages[3].content.endswith("Text (Hausa): Shugaban kasa ya yi jawabi")
+    assert messages[-1].content.endswith("Text (Hausa): Kungiyar ta ci wasan karshe")
+    # The per-template exemplar cache is keyed by the exemplar's language: the same
+    # exemplar text as a Hausa exemplar renders as Hausa, before and after.
+    as_hausa = Example("e1", "hau_Latn", dict(english.fields), "sports")
+    assert template.render(query, [as_hausa])[1].content.endswith(
+        "Text (Hausa): The team won the final match"
+    )
+    assert template.render(query, [english])[1].content.endswith(
+        "Text (English): The team won the final match"
+    )
+
+    native = load_template("sib200-topic-native")
+    messages = native.render(query, [english, hausa])
+    assert messages[2].content == "sports"  # the English exemplar's label, in English
+    assert messages[4].content == "siyasa"  # the Hausa exemplar's label, in Hausa
+    # An exemplar language without i18n strings falls back to the query's strings.
+    yoruba = Example("y1", "yor_Latn", {"text": "Ẹgbẹ́ náà borí"}, "sports")
+    if "yor_Latn" not in native.i18n:
+        assert native.render(query, [yoruba])[2].content == native.choice_names("hau_Latn")[3]
+
+
+def test_run_with_english_exemplars_for_a_hausa_query(tmp_path: Path) -> None:
+    pool = write_jsonl(
+        tmp_path / "pool.jsonl",
+        [
+            {"id": "p1", "lang": "eng_Latn", "text": "The team won the final match", "label": "sports"},
+            {"id": "p2", "lang": "hau_Latn", "text": "Shugaban kasa ya yi jawabi", "label": "politics"},
+        ],
+    )  # fmt: skip
+    rows = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"id": "q", "lang": "hau_Latn", "text": "Kungiyar ta ci wasan", "label": "sports"}],
+    )
+    overrides = {
+        "data": {"input": str(rows), "target_field": "label"},
+        "output": str(tmp_path / "out.jsonl"),
+        "template": "sib200-topic",
+        "strategy": "direct",
+        "engine": {"model": "scripted-model"},
+        "exemplars": {"pool": str(pool), "shots": 1, "lang": "eng_Latn"},
+    }
+    backend = ScriptedBackend(lambda r: "sports")
+    runner.execute(runner.prepare(load_run_config(None, overrides)), backend=backend)
+    messages = backend.batches[0][0].messages
+    assert messages[1].content.endswith("Text (English): The team won the final match")
+    assert messages[-1].content.endswith("Text (Hausa): Kungiyar ta ci wasan")
+
+
+def test_templates_render_shot_takes_the_exemplars_lang(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "templates", "render", "sib200-topic-native", "--lang", "hau",
+                "--field", "text=Kungiyar ta ci wasan",
+                "--shot", '{"text": "The team won", "target": "sports", "lang": "en"}',
+                "--shot", '{"text": "Shugaban kasa ya yi jawabi", "target": "politics"}',
+            ]
+        )  # fmt: skip
+    messages = json.loads(capsys.readouterr().out)
+    assert [m["content"] for m in messages[2:6:2]] == ["sports", "siyasa"]
