@@ -65,3 +65,18 @@ def step_output(
 def failed(example: Example, error: str, steps: Sequence[StepOutput] = ()) -> Prediction:
     """A prediction for an example that could not be answered."""
     return Prediction(example_id=example.id, answer=None, steps=tuple(steps), error=error)
+
+
+def isolated(
+    example: Example, steps: Sequence[StepOutput], score: Callable[[], Prediction]
+) -> Prediction:
+    """``score()`` (extraction, vote, details of one example), or that example's error if it raises.
+
+    Generated text is untrusted input: whatever a parser or a vote does with it,
+    one example's exception must not end the chunk, so it becomes that
+    example's ``error`` (naming the stage and the exception) with its steps kept.
+    """
+    try:
+        return score()
+    except Exception as exc:
+        return failed(example, f"scoring failed: {type(exc).__name__}: {exc}", steps)

@@ -1,0 +1,294 @@
+"""Paper fidelity (issue 16): each deviation from the papers, the paper's rule in the preset, the option's.
+
+Scripted backends only check logic here; the strategies run on the real engine
+in ``test_reasoning_engine.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import read_jsonl, write_jsonl
+
+from xprompt import answers, runner
+from xprompt.cli import main
+from xprompt.config import load_run_config
+from xprompt.rescore import ScoreSettings, score_file
+from xprompt.testing.scripted import ScriptedBackend
+from xprompt.types import Request
+
+HUGE = "9" * 400  # past float's range: int(float(x) * 100) raises OverflowError
+
+# -- 1. a row that raises while it is scored is that row's error ---------------------
+
+
+def test_mgsm_paper_parser_survives_numbers_past_float_range() -> None:
+    extraction = answers.extract_mgsm_paper(f"So... Answer: {HUGE}")
+    assert extraction.value == HUGE and extraction.rule == "paper-answer"
+    assert answers.is_correct(extraction.value, "18", "mgsm-paper") is False
+    assert answers.is_correct(HUGE, HUGE[:-1] + "8", "number") is False
+    assert answers.is_correct(HUGE, HUGE, "number") is True
+
+
+def _interchange(tmp_path: Path) -> Path:
+    return write_jsonl(
+        tmp_path / "rows.jsonl",
+        [
+            {"id": "ok", "lang": "swh_Latn", "target": "13", "outputs": [{"text": "Answer: 13"}]},
+            {"id": "loop", "lang": "swh_Latn", "target": "13", "outputs": [{"text": f"Answer: {HUGE}"}]},
+            {"id": "boom", "lang": "swh_Latn", "target": "5", "outputs": [{"text": "Answer: 5 BOOM"}]},
+        ],
+    )  # fmt: skip
+
+
+def test_score_keeps_going_past_a_row_that_raises(tmp_path: Path, monkeypatch, capsys) -> None:
+    path = _interchange(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["score", str(path), "--parser", "mgsm-paper", "--no-langid", "--json"])
+    assert exit_.value.code in (0, None)
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["by_lang"]["swh_Latn"]["accuracy"] == pytest.approx(2 / 3)
+
+    real = answers.extract
+
+    def explode(text: str, parser: str, **kw):
+        if "BOOM" in text:
+            raise RuntimeError("parser bug")
+        return real(text, parser, **kw)
+
+    monkeypatch.setattr(answers, "extract", explode)
+    records, _ = score_file(path, ScoreSettings(parser="mgsm-paper", langid=False))
+    by_id = {r["id"]: r for r in records}
+    assert [r["id"] for r in records] == ["ok", "loop", "boom"]
+    assert by_id["ok"]["correct"] is True and by_id["loop"]["correct"] is False
+    assert by_id["loop"]["error"] is None
+    assert by_id["boom"]["error"] == (
+        "row 3 (line 3) of rows.jsonl: scoring failed: RuntimeError: parser bug"
+    )
+    assert by_id["boom"]["correct"] is False
+
+
+ROWS = [
+    {"id": "a", "lang": "swh_Latn", "question": "Swali la kwanza?", "answer": "13"},
+    {"id": "b", "lang": "swh_Latn", "question": "Swali la pili BOOM?", "answer": "5"},
+    {"id": "c", "lang": "swh_Latn", "question": "Swali la tatu?", "answer": "7"},
+]
+
+
+def _run(tmp_path: Path, strategy: str, template: str, reply, options=None) -> list[dict]:
+    overrides = {
+        "data": {"input": str(write_jsonl(tmp_path / "in.jsonl", ROWS)), "target_field": "answer"},
+        "output": str(tmp_path / f"{strategy}.jsonl"),
+        "template": template,
+        "strategy": strategy,
+        "options": options or {},
+        "engine": {"model": "scripted-model"},
+        "overwrite": True,
+    }
+    runner.execute(runner.prepare(load_run_config(None, overrides)), backend=ScriptedBackend(reply))
+    return read_jsonl(Path(overrides["output"]))
+
+
+def _reply(request: Request) -> str:
+    row = request.id.split("/")[0]
+    return {"a": f"Jibu: {HUGE} Answer: 13", "b": "BOOM Answer: 5", "c": f"Answer: {HUGE}"}[row]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "template", "options"),
+    [
+        ("direct", "mgsm-cot", {}),
+        ("self-consistency", "mgsm-cot", {"parser": "mgsm-paper"}),
+        ("clp", "clp-solve", {"parser": "mgsm-paper"}),
+        ("clsp", "clp-solve", {"parser": "mgsm-paper"}),
+    ],
+)
+def test_run_extraction_that_raises_is_that_rows_error(
+    tmp_path: Path, monkeypatch, strategy: str, template: str, options: dict
+) -> None:
+    real = answers.extract
+
+    def explode(text: str, parser: str, **kw):
+        if "BOOM" in text:
+            raise RuntimeError("parser bug")
+        return real(text, parser, **kw)
+
+    real_number = answers.extract_number
+
+    def explode_number(text: str, lang: str | None = None):
+        if "BOOM" in text:
+            raise RuntimeError("parser bug")
+        return real_number(text, lang)
+
+    monkeypatch.setattr(answers, "extract", explode)
+    monkeypatch.setattr(answers, "extract_number", explode_number)
+    records = _run(tmp_path, strategy, template, _reply, options)
+    by_id = {r["id"]: r for r in records}
+    assert sorted(by_id) == ["a", "b", "c"]
+    assert "scoring failed: RuntimeError: parser bug" in by_id["b"]["error"]
+    assert by_id["b"]["steps"], "the generated texts are kept"
+    assert by_id["a"]["error"] is None and by_id["a"]["correct"] is True
+    assert by_id["c"]["error"] is None and by_id["c"]["correct"] is False
+
+
+# -- 8. CLSP when no path gives a number: xprompt predicts nothing, mgsm-paper predicts 0 -----
+
+
+def test_no_answer_on_any_path_is_0_only_in_the_paper_preset(tmp_path: Path) -> None:
+    records = {
+        parser: _run(
+            tmp_path,
+            "clsp",
+            "clp-solve",
+            lambda r: "Sijui." if "/solve:" in r.id else "Let me think.",
+            {"parser": parser},
+        )
+        for parser in ("number", "mgsm-paper")
+    }
+    for record in records["number"]:
+        assert (record["prediction"], record["extraction"]) == (None, "no-number")
+        assert record["error"] is None
+    for record in records["mgsm-paper"]:
+        assert (record["prediction"], record["extraction"]) == ("0", "paper-fallback")
+        assert len(record["details"]["paths"]) == 7
+    rows = write_jsonl(
+        tmp_path / "none.jsonl",
+        [{"id": "z", "lang": "swh_Latn", "target": "0", "outputs": [{"text": "Sijui."}] * 3}],
+    )
+    paper, _ = score_file(rows, ScoreSettings(parser="mgsm-paper", langid=False))
+    robust, _ = score_file(rows, ScoreSettings(parser="number", langid=False))
+    assert (paper[0]["prediction"], paper[0]["correct"]) == ("0", True)
+    assert (robust[0]["prediction"], robust[0]["correct"]) == (None, False)
+
+
+# -- 2. CLP/CLSP turns: the authors set no limit; the preset allows 2,048 new tokens -----------
+
+
+def test_clp_turns_are_not_cut_at_512_tokens_unless_asked(tmp_path: Path) -> None:
+    def prepared(strategy: str, **sampling):
+        overrides = {
+            "data": {
+                "input": str(write_jsonl(tmp_path / "in.jsonl", ROWS)),
+                "target_field": "answer",
+            },
+            "output": str(tmp_path / f"{strategy}-{len(sampling)}.jsonl"),
+            "template": "clp-solve",
+            "strategy": strategy,
+            "engine": {"model": "scripted-model"},
+            "sampling": sampling,
+        }
+        return runner.prepare(load_run_config(None, overrides)).strategy
+
+    for strategy in ("clp", "clsp"):
+        preset = prepared(strategy)
+        assert preset.align_sampling.max_tokens == preset.solve_sampling.max_tokens == 2048
+        capped = prepared(strategy, max_tokens=512)
+        assert capped.align_sampling.max_tokens == capped.solve_sampling.max_tokens == 512
+
+
+# -- 3. self-translate: 128 tokens for MGSM, 64 otherwise; the paper's language names --------
+
+
+def test_self_translate_length_and_language_names(tmp_path: Path) -> None:
+    from xprompt.mt.base import TranslationRequest
+    from xprompt.mt.self_translate import SelfTranslator, TranslationPair
+    from xprompt.strategies.translate_test import Options, self_translate_max_tokens
+    from xprompt.templates import load_template
+
+    assert self_translate_max_tokens(load_template("mgsm-cot")) == 128
+    assert self_translate_max_tokens(load_template("sib200-topic")) == 64
+    settings = Options(mt_model="self").translator_settings(load_template("mgsm-cot"))
+    assert settings.self_translate.max_tokens == 128
+    chosen = Options(mt_model="self", self_translate_max_tokens=64)
+    assert chosen.translator_settings(load_template("mgsm-cot")).self_translate.max_tokens == 64
+
+    pairs = [
+        TranslationPair(f"p{k}-{code}", code, f"Sentence {k} in {code}.", f"Sentence {k}.")
+        for code in ("quy_Latn", "zho_Hans", "arb_Arab", "hat_Latn")
+        for k in range(4)
+    ]
+    translator = SelfTranslator(ScriptedBackend(lambda r: "x"), pairs)
+    for code, name in (("quy_Latn", "Quechua"), ("zho_Hans", "Chinese"), ("arb_Arab", "Arabic"),
+                       ("hat_Latn", "Haitian")):  # fmt: skip
+        request = translator.request(0, TranslationRequest("Query text.", code, "eng_Latn"))
+        prompt = request.prompt or ""
+        assert prompt.endswith(f"{name}: Query text.\nEnglish:")
+        assert prompt.count(f"\n{name}: ") + prompt.startswith(f"{name}: ") == 5
+
+
+# -- 4. each exemplar is rendered in its own language ---------------------------------------
+
+
+def test_exemplars_render_with_their_own_language_and_label_names(tmp_path: Path) -> None:
+    from xprompt.templates import load_template
+    from xprompt.types import Example
+
+    query = Example("q", "hau_Latn", {"text": "Kungiyar ta ci wasan karshe"})
+    english = Example("e1", "eng_Latn", {"text": "The team won the final match"}, "sports")
+    hausa = Example("h1", "hau_Latn", {"text": "Shugaban kasa ya yi jawabi"}, "politics")
+    template = load_template("sib200-topic")
+    messages = template.render(query, [english, hausa])
+    assert messages[1].content.endswith("Text (English): The team won the final match")
+    assert messages[3].content.endswith("Text (Hausa): Shugaban kasa ya yi jawabi")
+    assert messages[-1].content.endswith("Text (Hausa): Kungiyar ta ci wasan karshe")
+    # The per-template exemplar cache is keyed by the exemplar's language: the same
+    # exemplar text as a Hausa exemplar renders as Hausa, before and after.
+    as_hausa = Example("e1", "hau_Latn", dict(english.fields), "sports")
+    assert template.render(query, [as_hausa])[1].content.endswith(
+        "Text (Hausa): The team won the final match"
+    )
+    assert template.render(query, [english])[1].content.endswith(
+        "Text (English): The team won the final match"
+    )
+
+    native = load_template("sib200-topic-native")
+    messages = native.render(query, [english, hausa])
+    assert messages[2].content == "sports"  # the English exemplar's label, in English
+    assert messages[4].content == "siyasa"  # the Hausa exemplar's label, in Hausa
+    # An exemplar language without i18n strings falls back to the query's strings.
+    yoruba = Example("y1", "yor_Latn", {"text": "Ẹgbẹ́ náà borí"}, "sports")
+    if "yor_Latn" not in native.i18n:
+        assert native.render(query, [yoruba])[2].content == native.choice_names("hau_Latn")[3]
+
+
+def test_run_with_english_exemplars_for_a_hausa_query(tmp_path: Path) -> None:
+    pool = write_jsonl(
+        tmp_path / "pool.jsonl",
+        [
+            {"id": "p1", "lang": "eng_Latn", "text": "The team won the final match", "label": "sports"},
+            {"id": "p2", "lang": "hau_Latn", "text": "Shugaban kasa ya yi jawabi", "label": "politics"},
+        ],
+    )  # fmt: skip
+    rows = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"id": "q", "lang": "hau_Latn", "text": "Kungiyar ta ci wasan", "label": "sports"}],
+    )
+    overrides = {
+        "data": {"input": str(rows), "target_field": "label"},
+        "output": str(tmp_path / "out.jsonl"),
+        "template": "sib200-topic",
+        "strategy": "direct",
+        "engine": {"model": "scripted-model"},
+        "exemplars": {"pool": str(pool), "shots": 1, "lang": "eng_Latn"},
+    }
+    backend = ScriptedBackend(lambda r: "sports")
+    runner.execute(runner.prepare(load_run_config(None, overrides)), backend=backend)
+    messages = backend.batches[0][0].messages
+    assert messages[1].content.endswith("Text (English): The team won the final match")
+    assert messages[-1].content.endswith("Text (Hausa): Kungiyar ta ci wasan")
+
+
+def test_templates_render_shot_takes_the_exemplars_lang(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "templates", "render", "sib200-topic-native", "--lang", "hau",
+                "--field", "text=Kungiyar ta ci wasan",
+                "--shot", '{"text": "The team won", "target": "sports", "lang": "en"}',
+                "--shot", '{"text": "Shugaban kasa ya yi jawabi", "target": "politics"}',
+            ]
+        )  # fmt: skip
+    messages = json.loads(capsys.readouterr().out)
+    assert [m["content"] for m in messages[2:6:2]] == ["sports", "siyasa"]
