@@ -362,6 +362,22 @@ def _share(cell: dict[str, Any], verdict: str) -> str:
     return f"{100 * cell[verdict] / cell['n']:.1f}%" if cell["n"] else "-"
 
 
+def _siblings(checker: Any, code: str) -> str:
+    """What the check can say about same-script siblings of ``code`` (coverage column)."""
+    if not checker.can_name(code):
+        return "cannot tell it from other languages of its script: they are uncertain"
+    info = checker.siblings(code)
+    parts = []
+    blind = [k for k in info["blind"] if k not in info["confusable"]]
+    if blind:
+        parts.append(f"{info['consulted']} consulted for {', '.join(blind)}")
+    if info["orthography"]:
+        parts.append(f"{', '.join(info['orthography'])} caught by its own letters")
+    if info["confusable"]:
+        parts.append(f"cannot tell it from {', '.join(info['confusable'])}: uncertain, never off")
+    return "; ".join(parts) or "-"
+
+
 @langid_app.command("coverage")
 def coverage_command(
     langs: Annotated[list[str], typer.Argument(help="language codes or names")],
@@ -375,7 +391,7 @@ def coverage_command(
 
     checker = _checker(mode, detector, model, pivot)
     table = Table(title=f"language-ID coverage ({checker.mode} mode)")
-    for column in ("language", "name", "decided by", "what the check does"):
+    for column in ("language", "name", "decided by", "what the check does", "siblings"):
         table.add_column(column)
     for text in langs:
         language = languages.resolve(text)
@@ -389,5 +405,11 @@ def coverage_command(
         else:
             pivots = ", ".join(checker.pivots)
             how = f"script layer; no detector knows it: only {pivots} output is caught"
-        table.add_row(language.code, language.name, ", ".join(deciders) or "-", how)
+        table.add_row(
+            language.code,
+            language.name,
+            ", ".join(deciders) or "-",
+            how,
+            _siblings(checker, language.code),
+        )
     err_console.print(table)
