@@ -421,6 +421,22 @@ def _share(cell: dict[str, Any], verdict: str) -> str:
     return f"{100 * cell[verdict] / cell['n']:.1f}%" if cell["n"] else "-"
 
 
+def _siblings(checker: Any, code: str) -> str:
+    """What the check can say about same-script siblings of ``code`` (coverage column)."""
+    if not checker.can_name(code):
+        return "cannot tell it from other languages of its script: they are uncertain"
+    info = checker.siblings(code)
+    parts = []
+    blind = [k for k in info["blind"] if k not in info["confusable"]]
+    if blind:
+        parts.append(f"{info['consulted']} consulted for {', '.join(blind)}")
+    if info["orthography"]:
+        parts.append(f"{', '.join(info['orthography'])} caught by its own letters")
+    if info["confusable"]:
+        parts.append(f"cannot tell it from {', '.join(info['confusable'])}: uncertain, never off")
+    return "; ".join(parts) or "-"
+
+
 @langid_app.command("coverage")
 def coverage_command(
     langs: Annotated[list[str], typer.Argument(help="language codes or names")],
@@ -435,7 +451,7 @@ def coverage_command(
 
     checker = _checker(mode, detector, model, pivot)
     table = Table(title=f"language-ID coverage ({checker.mode} mode)")
-    for column in ("language", "name", "decided by", "what the check does"):
+    for column in ("language", "name", "decided by", "what the check does", "siblings"):
         table.add_column(column)
     listing: list[dict[str, Any]] = []
     for text in langs:
@@ -450,13 +466,15 @@ def coverage_command(
         else:
             pivots = ", ".join(checker.pivots)
             how = f"script layer; no detector knows it: only {pivots} output is caught"
-        table.add_row(language.code, language.name, ", ".join(deciders) or "-", how)
+        siblings = _siblings(checker, language.code)
+        table.add_row(language.code, language.name, ", ".join(deciders) or "-", how, siblings)
         listing.append(
             {
                 "language": language.code,
                 "name": language.name,
                 "decided_by": list(deciders),
                 "check": how,
+                "siblings": siblings,
             }
         )
     if as_json:

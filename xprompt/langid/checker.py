@@ -28,6 +28,7 @@ source) decides before everything; degenerate repetition adds the flag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -42,6 +43,29 @@ from xprompt.types import LangCheck, SegmentCheck, Verdict
 UND = languages.UND
 Mode = Literal["default", "strict"]
 
+#: Siblings no statistical detector knows but whose orthography gives them away: sibling ->
+#: (script, letters only it uses among that script's languages, share of letters needed).
+#: Shan is written with the Myanmar script's "Extended for Shan" letters and tone marks
+#: (U+1075-U+109F): 9% or more of the letters of every FLORES Shan sentence, none of Burmese's.
+ORTHOGRAPHY: dict[str, tuple[str, str, float]] = {
+    "shn_Mymr": ("Mymr", "[\u1075-\u109f]", 0.03),
+}
+
+#: Latin-script targets: the blind siblings (languages the decider has no label for) worth a
+#: second detector's word. In other scripts every language of the script the second detector
+#: knows and the decider does not is one; in Latin script that would be dozens, and pycld2
+#: calls some correct Zulu "Swati" and Luganda "Maori" (FLORES train), so only these.
+LATIN_SIBLINGS: dict[str, frozenset[str]] = {
+    "que": frozenset({"aym"}),  # Aymara for Quechua: py3langid calls it Quechua
+    "kin": frozenset({"run"}),  # Rundi for Kinyarwanda: confusable, so uncertain, not on
+}
+
+#: In default mode, a second detector's "off" for a sentence the decider doubted stands only
+#: when the decider gave the target less than this probability. Calibrated on FLORES train:
+#: correct Zulu the decider doubts and pycld2 calls Xhosa has P(Zulu) >= 0.41; Xhosa output
+#: for a Zulu prompt mostly below 0.4.
+SECOND_LEAN = 0.4
+
 
 @dataclass(frozen=True, slots=True)
 class _Target:
@@ -52,6 +76,9 @@ class _Target:
     deciders: tuple[Detector, ...]  # detectors that can name the language, in order
     pivot_detector: Detector | None
     fallback: bool = False  # deciders are fallback detectors (none of the main ones can name it)
+    second: Detector | None = None  # default mode: asked when the decider doubts, or for siblings
+    blind: frozenset[str] = frozenset()  # same-script keys ``second`` knows and the decider cannot
+    orthography: tuple[tuple[str, re.Pattern[str]], ...] = ()  # (sibling code, its own letters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,9 +275,67 @@ class Checker:
             pivot = next((d for d in self.detectors if pivot_keys & d.keys), None)
             allowed = scripts.members(self.equivalence.scripts(code))
             counter = scripts.ScriptCounter(allowed)
-            target = _Target(code, key, allowed, counter, deciders, pivot, fallback)
+            second, blind = self._second_for(key, allowed, deciders, fallback)
+            orthography = tuple(
+                (sib, re.compile(chars))
+                for sib, (script, chars, _) in ORTHOGRAPHY.items()
+                if script in allowed and language_key(sib) != key
+            )
+            target = _Target(
+                code, key, allowed, counter, deciders, pivot, fallback, second, blind, orthography
+            )
             self._targets[expected] = target
         return target
+
+    def _second_for(
+        self,
+        key: str,
+        allowed: frozenset[str],
+        deciders: tuple[Detector, ...],
+        fallback: bool,
+    ) -> tuple[Detector | None, frozenset[str]]:
+        """Default mode: the detector to consult beside the decider, and the siblings only it knows.
+
+        The second detector is the first fallback that can name the target too
+        (pycld2 by default). Blind siblings: languages written in the target's
+        scripts that the second detector can name and the decider cannot
+        (Tigrinya for Amharic, Aymara for Quechua).
+        """
+        if self.mode != "default" or fallback or not deciders:
+            return None, frozenset()
+        second = next((d for d in self.fallbacks if key in d.keys), None)
+        if second is None:
+            return None, frozenset()
+        primary = deciders[0]
+        blind = frozenset(
+            language_key(code)
+            for code in second.codes
+            if "_" in code
+            and code.split("_", 1)[1] in allowed
+            and language_key(code) not in primary.keys
+            and language_key(code) != key
+        )
+        if "Latn" in allowed:
+            blind &= LATIN_SIBLINGS.get(key, frozenset())
+        return second, blind
+
+    def siblings(self, expected: str) -> dict[str, object]:
+        """How the check tells ``expected`` from languages written in its script (for coverage).
+
+        ``consulted``: the detector asked beside the decider (None if none);
+        ``blind``: sibling keys only that detector can name; ``orthography``:
+        siblings caught by their own letters; ``confusable``: cluster members
+        (never ``off``, at most ``uncertain``).
+        """
+        target = self._target(expected)
+        return {
+            "consulted": target.second.name if target.second else None,
+            "blind": sorted(target.blind),
+            "orthography": [code for code, _ in target.orthography],
+            "confusable": sorted(
+                k for g in self.equivalence.clusters if target.key in g for k in g - {target.key}
+            ),
+        }
 
     def _judge(self, seg: Segment, target: _Target) -> _Seg:
         count = target.counter.count(seg.text, seg.letters)
@@ -259,6 +344,10 @@ class Checker:
             return _Seg(seg, detected, count.off_share, "off", "script")
         if seg.letters < self.min_letters:
             return _Seg(seg, UND, 0.0, "uncertain", "too-short")
+        for sibling, chars in target.orthography:
+            share = len(chars.findall(seg.text)) / seg.letters
+            if share >= ORTHOGRAPHY[sibling][2]:
+                return _Seg(seg, sibling, 1.0, "off", f"orthography:{language_key(sibling)}")
         if not target.deciders:
             return self._pivot_rule(seg, target)
         primary = target.deciders[0]
@@ -268,7 +357,49 @@ class Checker:
         vote = self._vote(primary, seg.text, target)
         if self.mode == "strict":
             vote = self._second_opinions(vote, primary, seg.text, target)
+        elif target.second is not None and vote.verdict != "off":
+            vote = self._consult(vote, seg.text, target)
         return _Seg(seg, vote.detected, vote.confidence, vote.verdict, vote.rule)
+
+    def _consult(self, vote: _Vote, text: str, target: _Target) -> _Vote:
+        """Default mode: the second detector decides when the decider doubts, or names a blind sibling.
+
+        - The decider is unsure (low confidence, no language): the second
+          detector's confident verdict stands (rules ``second:<rule>``); its "off"
+          only when the decider gave the target under ``SECOND_LEAN``.
+        - The decider says "on" but the second detector confidently names a
+          language written in the target's script that the decider has no label
+          for (py3langid calls Tigrinya "Amharic, 100%"): off (``sibling:<name>``),
+          or ``uncertain`` when that language is in the target's confusable cluster.
+        """
+        second = target.second
+        assert second is not None
+        if vote.verdict == "uncertain":
+            if vote.rule.endswith(":confusable"):
+                return vote
+            other = self._vote(second, text, target)
+            if other.verdict == "off" and vote.p_target >= SECOND_LEAN:
+                return vote
+            if other.verdict != "uncertain":
+                return _Vote(
+                    other.detected,
+                    other.confidence,
+                    other.verdict,
+                    f"second:{other.rule}",
+                    other.p_target,
+                )
+            return vote
+        if not target.blind:
+            return vote
+        found = second.detect(text)
+        if found.code is None or language_key(found.code) not in target.blind:
+            return vote
+        if not found.reliable or found.confidence < self.off_confidence:
+            return vote
+        if self.equivalence.confusable(found.code, target.code):
+            rule = f"sibling:{second.name}:confusable"
+            return _Vote(found.code, found.confidence, "uncertain", rule, vote.p_target)
+        return _Vote(found.code, found.confidence, "off", f"sibling:{second.name}", 0.0)
 
     def _vote(
         self, detector: Detector, text: str, target: _Target, name: str | None = None
