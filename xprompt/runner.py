@@ -11,9 +11,11 @@ starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from xprompt import answers, data, resume
@@ -44,7 +46,41 @@ def resolve_model(engine: EngineConfig) -> str:
         from xprompt.testing.tiny_models import ensure_tiny_llama
 
         return str(ensure_tiny_llama())
+    if engine.model.startswith(f"{TINY_MODEL_NAME}-"):
+        from xprompt.testing.tiny_models import FAMILIES, ensure_tiny_family
+
+        name = engine.model.removeprefix(f"{TINY_MODEL_NAME}-")
+        if name in FAMILIES and not Path(engine.model).exists():
+            return str(ensure_tiny_family(name))
     return engine.model
+
+
+def chat_signature(engine: EngineConfig, model: str) -> str:
+    """``chat:<adaptation>`` (and the chat-template kwargs) for a run signature.
+
+    The adaptation is probed from the model directory's template (or
+    ``--chat-template``) without starting an engine; ``server`` when a remote
+    server renders the template, ``unknown`` when there is none to read here.
+    """
+    from xprompt import chat_format
+
+    if engine.backend == "openai" and engine.chat_template is None:
+        label = "server"
+    else:
+        template = engine.chat_template
+        if template is not None and "{%" not in template and "{{" not in template:
+            path = Path(template).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"chat template file not found: {template}")
+            template = path.read_text(encoding="utf-8")
+        found = chat_format.probe_model_dir(
+            engine.tokenizer or model, chat_template=template, kwargs=engine.chat_template_kwargs
+        )
+        label = found.label if found is not None else "unknown"
+    kwargs = engine.chat_template_kwargs
+    if kwargs:
+        label += ":" + json.dumps(kwargs, sort_keys=True, separators=(",", ":"))
+    return f"chat:{label}"
 
 
 def make_backend(engine: EngineConfig, model: str) -> Backend:
@@ -130,6 +166,7 @@ def prepare(config: RunConfig) -> Prepared:
         [
             f"model:{identity}",
             f"backend:{config.engine.backend}",
+            chat_signature(config.engine, model),
             f"strategy:{strategy_name}:{strategy.signature()}",
             f"langid:{langid_signature}",
             guard.signature(),
