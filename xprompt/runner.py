@@ -10,15 +10,17 @@ starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from xprompt import answers, data, exemplars, resume
 from xprompt.backends import factory
 from xprompt.backends.base import Backend, check_order
-from xprompt.config import RunConfig
+from xprompt.config import EngineConfig, RunConfig
 from xprompt.errors import ConfigError
 from xprompt.exemplars import ExemplarSelector
 from xprompt.guard import build_guard
@@ -31,6 +33,34 @@ from xprompt.types import Example, Prediction
 
 #: The run signature's fields that decide the records: an output resumes only when they match.
 RESUME_FIELDS = ("model", "strategy", "input", "fields", "target", "limit", "guard")
+
+
+def chat_signature(engine: EngineConfig, model: str) -> str:
+    """The run signature's ``chat`` field: the adaptation (and the chat-template kwargs).
+
+    The adaptation is probed from the model directory's template (or
+    ``--chat-template``) without starting an engine; ``server`` when a remote
+    server renders the template, ``unknown`` when there is none to read here.
+    """
+    from xprompt import chat_format
+
+    if engine.backend == "openai" and engine.chat_template is None:
+        label = "server"
+    else:
+        template = engine.chat_template
+        if template is not None and "{%" not in template and "{{" not in template:
+            path = Path(template).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"chat template file not found: {template}")
+            template = path.read_text(encoding="utf-8")
+        found = chat_format.probe_model_dir(
+            engine.tokenizer or model, chat_template=template, kwargs=engine.chat_template_kwargs
+        )
+        label = found.label if found is not None else "unknown"
+    kwargs = engine.chat_template_kwargs
+    if kwargs:
+        label += ":" + json.dumps(kwargs, sort_keys=True, separators=(",", ":"))
+    return label
 
 
 @dataclass
@@ -97,6 +127,7 @@ def prepare(config: RunConfig) -> Prepared:
         {
             "model": identity,
             "backend": config.engine.backend,
+            "chat": chat_signature(config.engine, model),
             "strategy": strategy.signature(),
             "langid": langid_signature,
             "guard": guard.signature().removeprefix("guard:"),

@@ -133,6 +133,9 @@ class Request:
     prompt: str | None = None
     sampling: Sampling = field(default_factory=Sampling)
     constraint: Constraint | None = None
+    #: Chat-template keyword arguments of this request (``(("enable_thinking", False),)``),
+    #: over the backend's own; sorted ``(name, value)`` pairs so the request stays hashable.
+    chat_template_kwargs: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):

@@ -22,6 +22,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from xprompt import chat_format
+from xprompt.chat_format import ChatFormat, ChatTemplateError
 from xprompt.errors import BackendError, ConfigError
 from xprompt.types import Completion, Constraint, Request, Sampling
 
@@ -78,6 +80,7 @@ class _VLLMEngine:
         seed: int = 0,
         enforce_eager: bool | None = None,
         chat_template: str | None = None,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
         engine_options: Mapping[str, Any] | None = None,
     ) -> None:
         local = _local_path(model)
@@ -129,6 +132,29 @@ class _VLLMEngine:
         self.max_model_len: int = int(engine.model_config.max_model_len)
         self._dtype = str(engine.model_config.dtype).removeprefix("torch.")
         self._chat_template = _read_chat_template(chat_template)
+        self._template_kwargs = dict(chat_template_kwargs or {})
+        self.chat_format: ChatFormat | None = self._probe_chat_format()
+
+    def _probe_chat_format(self) -> ChatFormat | None:
+        """What the model's chat template accepts (None: no template, or it renders nothing)."""
+        if self._chat_template is None and not getattr(self._tokenizer, "chat_template", None):
+            return None
+        try:
+            return chat_format.probe(
+                lambda conversation, generation: self._apply_template(
+                    conversation, generation, self._template_kwargs
+                )
+            )
+        except ChatTemplateError:
+            return None  # every chat request will report the template's refusal
+
+    def _apply_template(
+        self, conversation: list[dict[str, str]], generation: bool, kwargs: Mapping[str, Any]
+    ) -> str:
+        options: dict[str, Any] = {"tokenize": False, "add_generation_prompt": generation}
+        if self._chat_template is not None:
+            options["chat_template"] = self._chat_template
+        return self._tokenizer.apply_chat_template(conversation, **options, **kwargs)
 
     def _start(self, model: str, options: dict[str, Any]) -> Any:
         """Start the engine; return it (it has ``get_tokenizer()`` and ``model_config``)."""
@@ -151,20 +177,29 @@ class _VLLMEngine:
             "device": "cpu" if self.on_cpu else "gpu",
             "max_model_len": self.max_model_len,
             "dtype": self._dtype,
+            "chat_format": self.chat_format.label if self.chat_format is not None else "none",
+            "chat_template_kwargs": dict(self._template_kwargs),
         }
 
     def render_chat(self, request: Request) -> str:
-        """The prompt text the model's chat template makes of a chat request."""
+        """The prompt text the model's chat template makes of a chat request.
+
+        The conversation is first adapted to what the template accepts
+        (:mod:`xprompt.chat_format`); raises :class:`ChatTemplateError` (quoting
+        the template) when it still cannot be rendered.
+        """
         assert request.messages is not None
-        conversation = [m.to_dict() for m in request.messages]
-        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
-        if self._chat_template is not None:
-            kwargs["chat_template"] = self._chat_template
-        elif not getattr(self._tokenizer, "chat_template", None):
+        if self._chat_template is None and not getattr(self._tokenizer, "chat_template", None):
             raise ConfigError(
                 f"model '{self._model}' has no chat template: {self.no_template_hint}"
             )
-        return self._tokenizer.apply_chat_template(conversation, **kwargs)
+        kwargs = {**self._template_kwargs, **dict(request.chat_template_kwargs)}
+        text, _ = chat_format.render_adapted(
+            lambda conversation, generation: self._apply_template(conversation, generation, kwargs),
+            self.chat_format or chat_format.NATIVE,
+            request.messages,
+        )
+        return text
 
     def encode(self, texts: Sequence[str], *, add_special_tokens: bool) -> list[list[int]]:
         """Token ids of ``texts``, in one batch.
@@ -245,6 +280,9 @@ class VLLMBackend(_VLLMEngine):
         results: list[Completion | None] = [None] * len(requests)
         batch: list[int] = []
         for i, (request, ids) in enumerate(zip(requests, token_ids, strict=True)):
+            if isinstance(ids, ChatTemplateError):
+                results[i] = Completion(request.id, error=ids.message)
+                continue
             too_long = self.context_error(request, len(ids))
             if too_long is not None:
                 results[i] = Completion(request.id, prompt_tokens=len(ids), error=too_long)
@@ -253,7 +291,10 @@ class VLLMBackend(_VLLMEngine):
         if batch:
             for i, completion in zip(
                 batch,
-                self._run([requests[i] for i in batch], [token_ids[i] for i in batch]),
+                self._run(
+                    [requests[i] for i in batch],
+                    [ids for i in batch if not isinstance(ids := token_ids[i], ChatTemplateError)],
+                ),
                 strict=True,
             ):
                 results[i] = completion
@@ -261,20 +302,28 @@ class VLLMBackend(_VLLMEngine):
 
     # -- helpers -------------------------------------------------------------------
 
-    def tokenize(self, requests: Sequence[Request]) -> list[list[int]]:
-        """Token ids of each request's full prompt (chat template applied), in one batch."""
+    def tokenize(self, requests: Sequence[Request]) -> list[list[int] | ChatTemplateError]:
+        """Token ids of each request's full prompt (chat template applied), in one batch.
+
+        A conversation the chat template refuses gets its :class:`ChatTemplateError`
+        in its place (the others are still tokenized).
+        """
         chat_texts: list[str] = []
         chat_positions: list[int] = []
         raw_texts: list[str] = []
         raw_positions: list[int] = []
+        out: list[list[int] | ChatTemplateError] = [[] for _ in requests]
         for i, request in enumerate(requests):
             if request.messages is not None:
-                chat_texts.append(self.render_chat(request))
+                try:
+                    chat_texts.append(self.render_chat(request))
+                except ChatTemplateError as exc:
+                    out[i] = exc
+                    continue
                 chat_positions.append(i)
             else:
                 raw_texts.append(request.prompt or "")
                 raw_positions.append(i)
-        out: list[list[int]] = [[] for _ in requests]
         if chat_texts:
             # The chat template already carries the special tokens it needs.
             encoded = self.encode(chat_texts, add_special_tokens=False)
@@ -452,7 +501,11 @@ class AsyncVLLMBackend(_VLLMEngine):
         The last few results are kept: the server checks a prompt's length and then
         submits the same prompt, and retries re-send a conversation.
         """
-        key = request.messages if request.messages is not None else request.prompt
+        key = (
+            (request.messages, request.chat_template_kwargs)
+            if request.messages is not None
+            else request.prompt
+        )
         ids = self._ids_cache.get(key)
         if ids is None:
             ids = self._prompt_token_ids(request)
@@ -488,7 +541,11 @@ class AsyncVLLMBackend(_VLLMEngine):
 
         if self._engine is None:
             raise BackendError("the vLLM engine was closed")
-        ids = self.prompt_token_ids(request)
+        try:
+            ids = self.prompt_token_ids(request)
+        except ChatTemplateError as exc:
+            yield Completion(request.id, error=exc.message)
+            return
         too_long = self.context_error(request, len(ids))
         if too_long is not None:
             yield Completion(request.id, prompt_tokens=len(ids), error=too_long)
