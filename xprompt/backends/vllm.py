@@ -455,7 +455,14 @@ class AsyncVLLMBackend(_VLLMEngine):
         """Shut the engine core down (idempotent)."""
         engine, self._engine = self._engine, None
         if engine is not None:
-            engine.shutdown()
+            try:
+                engine.shutdown()
+            except (
+                Exception
+            ) as exc:  # a dead engine may fail to shut down; nothing is left to release
+                logging.getLogger("xprompt").warning(
+                    "shutting the vLLM engine down failed: %s", exc
+                )
 
     async def check_health(self) -> None:
         """Raise ``BackendError`` when the engine is closed or dead."""
@@ -464,6 +471,11 @@ class AsyncVLLMBackend(_VLLMEngine):
         try:
             await self._engine.check_health()
         except Exception as exc:
+            failure = generation_failure(exc)
+            if isinstance(failure, EngineDiedError):
+                raise EngineDiedError(
+                    "the vLLM engine died (its engine core process exited or was killed)"
+                ) from exc
             raise BackendError(
                 f"the vLLM engine is not healthy: {type(exc).__name__}: {exc}"
             ) from exc
