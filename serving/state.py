@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,18 @@ class ServerState:
     translator: PivotTranslator | None
     metrics: ServerMetrics
     model_name: str
+    #: Why the engine cannot serve any more (it died); None while it is healthy.
+    engine_failure: str | None = None
+    #: Called once when the engine dies (``xprompt serve`` stops the server, for its supervisor).
+    on_engine_death: Callable[[str], None] | None = None
+
+    def engine_died(self, reason: str) -> None:
+        """Record that the engine is gone: /health turns 503, requests fail fast with 503."""
+        if self.engine_failure is not None:
+            return
+        self.engine_failure = reason
+        if self.on_engine_death is not None:
+            self.on_engine_death(reason)
 
     @classmethod
     def build(

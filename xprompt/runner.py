@@ -10,6 +10,7 @@ starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,13 +22,14 @@ from xprompt import answers, data, exemplars, resume
 from xprompt.backends import factory
 from xprompt.backends.base import Backend, check_order
 from xprompt.config import EngineConfig, RunConfig
-from xprompt.errors import ConfigError
+from xprompt.errors import BackendError, ConfigError, EngineDiedError
 from xprompt.exemplars import ExemplarSelector
 from xprompt.guard import build_guard
+from xprompt.isolation import fault, per_item
 from xprompt.metrics import RunSummary, summarize
 from xprompt.signatures import Signature, input_digest, model_identity, version_fields
 from xprompt.strategies import StrategyParts, build_strategy, canonical_name
-from xprompt.strategies.base import Strategy
+from xprompt.strategies.base import Strategy, failed
 from xprompt.templates import Template, load_template
 from xprompt.types import Example, Prediction
 
@@ -180,7 +182,10 @@ def make_record(
     correct = None
     if row.target is not None and prediction.error is None:
         parser = prediction.parser or template.answer.parser
-        correct = answers.is_correct(prediction.answer, row.target, parser)
+        try:
+            correct = answers.is_correct(prediction.answer, row.target, parser)
+        except Exception as exc:  # one row's scoring failure is that row's error
+            error = f"row {row.index + 1} (id '{row.id}'): scoring failed: {fault(exc)}"
     elif row.target is not None:
         correct = False
     record: dict[str, Any] = {
@@ -199,9 +204,50 @@ def make_record(
     return record
 
 
+def run_isolated(
+    strategy: Strategy, examples: Sequence[Example], backend: Backend
+) -> list[Prediction]:
+    """``strategy.run`` on a chunk; when it raises, row by row, so only the rows that raise fail.
+
+    An exception while rendering, digesting, extracting or checking one row
+    becomes that row's error (type, message and where it was raised); the engine
+    failing as a whole (``BackendError``, or anything ``backend.generate`` raised:
+    the backend contract says it never raises for one request) stops the run.
+    """
+    try:
+        return per_item(
+            lambda chunk: strategy.run(chunk, backend),
+            examples,
+            failed,
+            fatal=(_BackendRaised, BackendError),
+        )
+    except _BackendRaised as exc:
+        raise exc.original from None
+
+
+def _records(
+    predictions: Mapping[int, Prediction], template: Template, rows: Sequence[Any]
+) -> list[dict[str, Any]]:
+    return [make_record(r, predictions.get(r.index), template) for r in rows]
+
+
+def _record_failed(row: Example | data.RowError, error: str) -> dict[str, Any]:
+    """The record of a row whose result record could not be built."""
+    message = f"row {row.index + 1} (id '{row.id}'): the record could not be built: {error}"
+    return make_record(data.RowError(row.index, row.id, message, lang=row.lang), None, None)  # type: ignore[arg-type]
+
+
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+class _BackendRaised(Exception):
+    """Carries an exception the backend raised past the strategy, so it stops the run."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
 
 
 class _CheckedBackend:
@@ -215,7 +261,11 @@ class _CheckedBackend:
         return self.inner.model_id
 
     def generate(self, requests):  # type: ignore[no-untyped-def]
-        return check_order(requests, self.inner.generate(requests))
+        try:
+            completions = self.inner.generate(requests)
+        except Exception as exc:  # the backend failed as a whole: not one row's fault
+            raise _BackendRaised(exc) from exc
+        return check_order(requests, completions)
 
     def describe(self) -> dict[str, Any]:
         return self.inner.describe()
@@ -240,6 +290,17 @@ def execute(
     from the config, only if some row still needs the model.
     ``on_start(total, done)`` and ``on_rows(n)`` report progress.
     """
+    with resume.lock_output(prepared.config.output):
+        return _execute(prepared, backend=backend, on_rows=on_rows, on_start=on_start)
+
+
+def _execute(
+    prepared: Prepared,
+    *,
+    backend: Backend | None,
+    on_rows: ProgressHook | None,
+    on_start: Callable[[int, int], None] | None,
+) -> RunSummary:
     config = prepared.config
     done = open_output(prepared)
     pending = [r for r in prepared.rows if r.index not in done]
@@ -260,13 +321,23 @@ def execute(
                 predictions: Mapping[int, Prediction] = {}
                 if examples:
                     assert checked is not None
-                    results = prepared.strategy.run(examples, checked)
+                    results = run_isolated(prepared.strategy, examples, checked)  # type: ignore[arg-type]
                     predictions = {e.index: p for e, p in zip(examples, results, strict=True)}
                 writer.write_many(
-                    [make_record(r, predictions.get(r.index), prepared.template) for r in chunk]
+                    per_item(
+                        functools.partial(_records, predictions, prepared.template),
+                        chunk,
+                        _record_failed,
+                    )
                 )
                 if on_rows is not None:
                     on_rows(len(chunk))
+    except EngineDiedError as exc:
+        saved = len(data.read_records(config.output))
+        raise EngineDiedError(
+            f"{exc.message}. {saved} of {len(prepared.rows)} rows are saved in {config.output}; "
+            "run the same command again to resume"
+        ) from exc
     finally:
         if owned is not None:
             owned.close()

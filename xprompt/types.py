@@ -144,12 +144,18 @@ class Request:
             object.__setattr__(self, "messages", tuple(self.messages))
 
     def digest(self) -> str:
-        """SHA-256 (first 16 hex digits) of the rendered input: what was sent, not how."""
+        """SHA-256 (first 16 hex digits) of the rendered input: what was sent, not how.
+
+        Never raises: text with a lone surrogate (which readers refuse, but a
+        library caller may pass) is hashed by its code points (``surrogatepass``).
+        """
         if self.messages is not None:
             payload: Any = [m.to_dict() for m in self.messages]
         else:
             payload = self.prompt
-        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode(
+            "utf-8", "surrogatepass"
+        )
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -43,7 +43,7 @@ from serving.errors import ApiError, error_body
 from serving.language import ReplyLanguage
 from serving.state import ServerState
 from xprompt import languages
-from xprompt.errors import BackendError, UnknownLanguageError
+from xprompt.errors import BackendError, EngineDiedError, UnknownLanguageError
 from xprompt.types import Request, Sampling
 
 LANG_HEADER = "x-xprompt-lang"
@@ -61,6 +61,8 @@ class ChatService:
     ) -> JSONResponse | StreamingResponse:
         """Answer one request (``access`` collects what the access log may show)."""
         state = self.state
+        if state.engine_failure is not None:
+            raise ApiError(503, engine_down_message(state.engine_failure), code="engine_dead")
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         access.update(request_id=request_id, stream=body.stream, n=body.n)
         self._validate(body)
@@ -360,6 +362,8 @@ class _Context:
             raise ApiError(
                 400, f"the engine refused the request: {exc}", param="messages"
             ) from None
+        except EngineDiedError as exc:
+            raise ApiError(503, engine_down_message(exc.message), code="engine_dead") from None
         except BackendError as exc:
             raise ApiError(502, exc.message, code="engine_error") from None
 
@@ -368,6 +372,14 @@ class _Context:
         return Usage(
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         )
+
+
+def engine_down_message(reason: str) -> str:
+    """What a client is told while the engine is dead."""
+    return (
+        f"the engine is down ({reason}); this server exits so that its supervisor restarts it: "
+        "retry shortly"
+    )
 
 
 class ChunkWriter:

@@ -18,13 +18,15 @@ Works with the CUDA build (``pip install vllm``) and the CPU build
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from xprompt import chat_format
+from xprompt.backends.lifetime import bind_engine_children
 from xprompt.chat_format import ChatFormat, ChatTemplateError
-from xprompt.errors import BackendError, ConfigError
+from xprompt.errors import BackendError, ConfigError, EngineDiedError
 from xprompt.types import Completion, Constraint, Request, Sampling
 
 
@@ -120,6 +122,8 @@ class _VLLMEngine:
             # batch's prompts exceed the token budget: prefill whole prompts on a CPU.
             options.setdefault("enable_chunked_prefill", False)
         self._options = options
+        # The engine core runs in a child process: it must not outlive this one (SIGKILL included).
+        bind_engine_children()
         try:
             engine = self._start(str(local) if local is not None else model, options)
         except (
@@ -270,7 +274,14 @@ class VLLMBackend(_VLLMEngine):
             getattr(engine, "engine_core", None), "shutdown", None
         )
         if callable(shutdown):
-            shutdown()
+            try:
+                shutdown()
+            except (
+                Exception
+            ) as exc:  # a dead engine may fail to shut down; nothing is left to release
+                logging.getLogger("xprompt").warning(
+                    "shutting the vLLM engine down failed: %s", exc
+                )
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         """Render, tokenize and check every request, then run the valid ones as one batch."""
@@ -369,12 +380,23 @@ class VLLMBackend(_VLLMEngine):
                 for c in self._run(requests[i : i + 1], token_ids[i : i + 1])
             ]
         except Exception as exc:
-            raise BackendError(
-                f"vLLM failed while generating: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise generation_failure(exc) from exc
         return [
             _completion(request, output) for request, output in zip(requests, outputs, strict=True)
         ]
+
+
+def generation_failure(exc: Exception) -> BackendError:
+    """The error for an engine call that failed: ``EngineDiedError`` when the engine core is gone."""
+    try:
+        from vllm.v1.engine.exceptions import EngineDeadError
+    except ImportError:  # older vLLM
+        EngineDeadError = ()  # type: ignore[assignment,misc]
+    if isinstance(exc, EngineDeadError):
+        return EngineDiedError(
+            "the vLLM engine died while generating (its engine core process exited or was killed)"
+        )
+    return BackendError(f"vLLM failed while generating: {type(exc).__name__}: {exc}")
 
 
 def _completion(request: Request, output: Any) -> Completion:
@@ -482,7 +504,14 @@ class AsyncVLLMBackend(_VLLMEngine):
         """Shut the engine core down (idempotent)."""
         engine, self._engine = self._engine, None
         if engine is not None:
-            engine.shutdown()
+            try:
+                engine.shutdown()
+            except (
+                Exception
+            ) as exc:  # a dead engine may fail to shut down; nothing is left to release
+                logging.getLogger("xprompt").warning(
+                    "shutting the vLLM engine down failed: %s", exc
+                )
 
     async def check_health(self) -> None:
         """Raise ``BackendError`` when the engine is closed or dead."""
@@ -491,6 +520,11 @@ class AsyncVLLMBackend(_VLLMEngine):
         try:
             await self._engine.check_health()
         except Exception as exc:
+            failure = generation_failure(exc)
+            if isinstance(failure, EngineDiedError):
+                raise EngineDiedError(
+                    "the vLLM engine died (its engine core process exited or was killed)"
+                ) from exc
             raise BackendError(
                 f"the vLLM engine is not healthy: {type(exc).__name__}: {exc}"
             ) from exc
@@ -576,6 +610,4 @@ class AsyncVLLMBackend(_VLLMEngine):
                 request.id, prompt_tokens=len(ids), error=f"vLLM rejected the request: {exc}"
             )
         except Exception as exc:  # cancellation is a BaseException and passes through (abort)
-            raise BackendError(
-                f"vLLM failed while generating: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise generation_failure(exc) from exc

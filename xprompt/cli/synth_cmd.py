@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from xprompt import resume
 from xprompt.cli import app, err_console
 from xprompt.cli.common import quiet_engine_logs
 from xprompt.cli.ldp_options import (
@@ -137,9 +138,12 @@ def pairs_command(
     err_console.print(
         f"[bold]xprompt synth pairs[/]: {input} ({job.lang}) -> {output}", highlight=False
     )
-    with open_llm(
-        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
-    ) as llm:
+    with (
+        resume.lock_output(job.output),
+        open_llm(
+            model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+        ) as llm,
+    ):
         result = synthesize_pairs(job, settings.build(llm), on_stage=_note)
     print_summary(
         result, output, as_json=json_summary, title=f"Synthetic pairs: English <-> {job.lang}"
@@ -232,9 +236,12 @@ def chain_command(
         f"[bold]xprompt synth chain[/]: {input} ({job.lang} -> English -> {job.target_lang}) -> {output}",
         highlight=False,
     )
-    with open_llm(
-        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
-    ) as llm:
+    with (
+        resume.lock_output(job.output),
+        open_llm(
+            model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+        ) as llm,
+    ):
         result = synthesize_triples(job, settings.build(llm), on_stage=_note)
     print_summary(
         result,
@@ -349,9 +356,12 @@ def task_command(
     err_console.print(
         f"[bold]xprompt synth task[/]: {input} (English -> {job.lang}) -> {output}", highlight=False
     )
-    with open_llm(
-        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
-    ) as llm:
+    with (
+        resume.lock_output(job.output),
+        open_llm(
+            model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+        ) as llm,
+    ):
         result = synthesize_task_exemplars(job, settings.build(llm), on_stage=_note)
     print_summary(result, output, as_json=json_summary, title=f"Task exemplars in {job.lang}")
 
