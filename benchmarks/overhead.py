@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine_args import add_engine_args, make_backend
+
 LANGS = ["hau_Latn", "yor_Latn", "swh_Latn", "amh_Ethi", "kin_Latn", "npi_Deva"]
 LABELS = [
     "science/technology",
@@ -71,6 +73,7 @@ def main() -> None:
     parser.add_argument(
         "--chunk-size", type=int, default=None, help="runner chunk size (default: the runner's)"
     )
+    add_engine_args(parser)
     args = parser.parse_args()
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
@@ -78,21 +81,19 @@ def main() -> None:
     from vllm.sampling_params import StructuredOutputsParams
 
     from xprompt import runner
-    from xprompt.backends.vllm import VLLMBackend
     from xprompt.config import load_run_config
-    from xprompt.testing.tiny_models import ensure_tiny_llama
 
     work = Path(tempfile.mkdtemp(prefix="xprompt-bench-"))
     data, pool = work / "data.jsonl", work / "pool.jsonl"
     write_jsonl(data, make_rows(args.rows, seed=1, prefix="r"))
     write_jsonl(pool, make_rows(7 * len(LANGS), seed=2, prefix="p"))
-    backend = VLLMBackend(str(ensure_tiny_llama()), enforce_eager=True, max_model_len=4096, seed=0)
+    backend, model = make_backend(args)
     llm = backend.engine
 
     overrides = {
         "data": {"input": str(data), "target_field": "label"},
         "template": "sib200-topic",
-        "engine": {"model": "tiny"},
+        "engine": {"model": model},
         "exemplars": {"shots": args.shots, "pool": str(pool), "select": "balanced"},
         "sampling": {"max_tokens": 16},
         "overwrite": True,

@@ -36,6 +36,8 @@ import statistics
 import time
 from pathlib import Path
 
+from engine_args import add_engine_args, make_backend
+
 REPO = Path(__file__).resolve().parent.parent
 MGSM = REPO / "examples" / "mgsm" / "mgsm.mini.jsonl"
 POOL = REPO / "examples" / "mgsm" / "mgsm.cot-pool.jsonl"
@@ -49,20 +51,12 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", default=None, help="model directory or hub name (default: tiny)")
-    parser.add_argument(
-        "--memory",
-        type=float,
-        default=0.1,
-        help="gpu_memory_utilization (on a CPU: KV cache share)",
-    )
+    add_engine_args(parser, memory=0.1)
     args = parser.parse_args()
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
-    from xprompt.backends.vllm import VLLMBackend
     from xprompt.exemplars import ExemplarSelector
     from xprompt.templates import load_template
-    from xprompt.testing.tiny_models import ensure_tiny_llama
     from xprompt.types import Example, Request, Sampling
 
     rows = [json.loads(line) for line in MGSM.read_text(encoding="utf-8").splitlines() if line]
@@ -79,10 +73,7 @@ def main() -> None:
         examples.append(Example(f"q{i}", row["lang"], {"question": question}, target=row["answer"]))
     conversations = [template.render(e, selector.select(e)) for e in examples]
 
-    model = args.model or str(ensure_tiny_llama())
-    backend = VLLMBackend(
-        model, enforce_eager=True, max_model_len=4096, seed=0, gpu_memory_utilization=args.memory
-    )
+    backend, model = make_backend(args)
     llm = backend.engine
 
     def sampling(n: int, seed: int) -> Sampling:

@@ -149,6 +149,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per server (median reported)")
     parser.add_argument("--max-model-len", type=int, default=2048)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--model", default=None, help="model directory (default: the tiny model)")
+    parser.add_argument(
+        "--load-format", default=None, help="vLLM load_format ('dummy': random weights)"
+    )
+    parser.add_argument("--kv-cache-bytes", type=int, default=None, help="KV cache per server")
+    parser.add_argument(
+        "--memory",
+        type=float,
+        default=None,
+        help="gpu_memory_utilization of each server (two share a GPU)",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
@@ -156,18 +167,23 @@ def main() -> None:
     from xprompt.testing.tiny_models import ensure_tiny_llama
     from xprompt.testing.vllm_server import KV_CACHE_BYTES, VLLMServer
 
-    model = str(ensure_tiny_llama())
-    kv = KV_CACHE_BYTES
+    model = args.model or str(ensure_tiny_llama())
+    kv = args.kv_cache_bytes or KV_CACHE_BYTES
+    load = ["--load-format", args.load_format] if args.load_format else []
+    memory = {"gpu_memory_utilization": args.memory} if args.memory else {}
     bare = VLLMServer(
         model,
         max_model_len=args.max_model_len,
         kv_cache_bytes=kv,
-        extra_args=["--no-enable-chunked-prefill", "--disable-log-stats"],
+        **memory,
+        extra_args=["--no-enable-chunked-prefill", "--disable-log-stats", *load],
     )
     ours = ServeProcess(
         [
             "--model", model, "--served-model-name", "tiny", "--enforce-eager",
             "--max-model-len", str(args.max_model_len), "--engine-opt", f"kv_cache_memory_bytes={kv}",
+            *(["--engine-opt", f"load_format={args.load_format}"] if args.load_format else []),
+            *(["--gpu-memory-utilization", str(args.memory)] if args.memory else []),
             "--seed", "0",
         ]
     )  # fmt: skip

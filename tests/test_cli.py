@@ -99,34 +99,41 @@ def test_strategies_lists_names_and_options(capsys) -> None:
     assert code == 0 and "direct" in out and "fewshot" in out and not err
 
 
-def test_run_help_states_the_defaults_the_config_really_has() -> None:
-    """`[default: X]` in `xprompt run --help` is written by hand; it must not drift from RunConfig."""
+def test_help_defaults_come_from_the_config_and_are_shown(capsys, monkeypatch) -> None:
+    """`[default: X]` in `xprompt run --help` is read from the config models, and rich shows it."""
+    import xprompt.cli.defaults as defaults
+    from xprompt.config import DataConfig, RunConfig
+
+    assert defaults.with_default("id column", DataConfig, "id_field") == "id column \\[default: id]"
+    assert (
+        defaults.show(True) == "on"
+        and defaults.show(0.0) == "0"
+        and defaults.show(["a", "b"]) == "a, b"
+    )
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run_cli(["run", "--help"], capsys)
+    chunk = RunConfig.model_fields["chunk_size"].default
+    assert (
+        code == 0 and f"resume unit [default: {chunk}]" in out and "id column [default: id]" in out
+    )
+
+
+def test_no_help_text_loses_its_default_to_rich_markup() -> None:
+    """Rich renders the help and drops an unescaped `[default: X]` as a markup tag."""
     import re
-    import typing
 
-    from xprompt.cli.run_cmd import run_command
-    from xprompt.config import DataConfig, ExemplarConfig, RunConfig, SamplingConfig
-    from xprompt.guard import GuardConfig
+    import typer
 
-    def default(model, name):  # type: ignore[no-untyped-def]
-        return model.model_fields[name].get_default(call_default_factory=True)
+    from xprompt.cli import _register, app
 
-    expected = {
-        "id_field": default(DataConfig, "id_field"),
-        "lang_field": default(DataConfig, "lang_field"),
-        "max_chars": default(DataConfig, "max_chars"),
-        "shots": default(ExemplarConfig, "shots"),
-        "select": default(ExemplarConfig, "select"),
-        "max_tokens": default(SamplingConfig, "max_tokens"),
-        "temperature": default(SamplingConfig, "temperature"),
-        "seed": default(RunConfig, "seed"),
-        "retries": default(GuardConfig, "retries"),
-        "chunk_size": default(RunConfig, "chunk_size"),
-    }
-    hints = typing.get_type_hints(run_command, include_extras=True)
-    for name, value in expected.items():
-        help_text = next(m.help for m in hints[name].__metadata__ if hasattr(m, "help"))
-        stated = re.search(r"\[default: ([^,\]]+)", help_text)
-        assert stated is not None, name
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        assert (float(stated.group(1)) == value) if number else stated.group(1) == str(value), name
+    _register()
+    command = typer.main.get_command(app)
+    found = []
+    for name, sub in command.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(sub, "commands", {name: sub})
+        for sub_name, leaf in subs.items():
+            for param in leaf.params:
+                text = getattr(param, "help", None) or ""
+                if re.search(r"(?<!\\)\[default", text):
+                    found.append(f"{name} {sub_name}: {param.name}: {text}")
+    assert not found, found

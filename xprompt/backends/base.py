@@ -13,11 +13,10 @@ Backends are looked up lazily by name (``"vllm"``, ``"openai"``, or
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from xprompt.errors import ConfigError
+from xprompt.registry import Registry
 from xprompt.types import Completion, Request
 
 
@@ -43,29 +42,20 @@ class Backend(Protocol):
         ...
 
 
-#: Built-in backends by name: "module:Class".
-BACKENDS: dict[str, str] = {
-    "vllm": "xprompt.backends.vllm:VLLMBackend",
-    "openai": "xprompt.backends.openai:OpenAIBackend",
-}
+#: Built-in backends by name: "module:Class" (a user's "package.module:Class" works too).
+BACKENDS = Registry(
+    "backend",
+    {
+        "vllm": "xprompt.backends.vllm:VLLMBackend",
+        "openai": "xprompt.backends.openai:OpenAIBackend",
+    },
+    paths=True,
+)
 
 
 def backend_class(name: str) -> type:
     """Resolve a backend name or ``"module:Class"`` path to its class, importing it only now."""
-    target = BACKENDS.get(name, name)
-    if ":" not in target:
-        raise ConfigError(
-            f"unknown backend '{name}': use one of {', '.join(sorted(BACKENDS))} or 'package.module:Class'"
-        )
-    module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"backend '{name}': cannot import {module_name} ({exc})") from None
-    try:
-        return getattr(module, class_name)
-    except AttributeError:
-        raise ConfigError(f"backend '{name}': {module_name} has no {class_name}") from None
+    return BACKENDS.load(name)
 
 
 def check_order(requests: Sequence[Request], completions: Sequence[Completion]) -> list[Completion]:

@@ -40,7 +40,8 @@ def eval_command(
         typer.Option(help="eval | dev (the suite's splits) or a split spec such as test[25:]"),
     ] = "eval",
     out: Annotated[
-        str | None, typer.Option("--out", "-o", help="output directory [default: runs/eval/SUITE]")
+        str | None,
+        typer.Option("--out", "-o", help="output directory \\[default: runs/eval/SUITE]"),
     ] = None,
     data: Annotated[
         str | None,

@@ -59,7 +59,7 @@ PivotOption = Annotated[
     list[str] | None,
     typer.Option(
         "--pivot",
-        help="language caught even for unknown targets [default: eng_Latn] (repeatable)",
+        help="language caught even for unknown targets \\[default: eng_Latn] (repeatable)",
         rich_help_panel=LANGID,
     ),
 ]
@@ -349,7 +349,7 @@ def eval_command(
     target: Annotated[
         list[str] | None,
         typer.Option(
-            "--target", "-t", help="check against these languages [default: every file's]"
+            "--target", "-t", help="check against these languages \\[default: every file's]"
         ),
     ] = None,
     pivot_lang: Annotated[

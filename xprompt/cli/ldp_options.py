@@ -11,33 +11,20 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from xprompt.cli import err_console
+from xprompt.cli import engine_options, err_console
 
-LLM = "LLM"
 PROMPT = "LDP prompt"
 FILTERS = "Filters"
 DATA = "Data"
 
-# Options shared by the commands (Typer reads them from each signature).
-Model = Annotated[
-    str,
-    typer.Option("--model", "-m", help="LLM: hub name, local dir, or 'tiny'", rich_help_panel=LLM),
-]
-BackendName = Annotated[str, typer.Option("--backend", help="vllm | openai", rich_help_panel=LLM)]
-BaseUrl = Annotated[
-    list[str] | None,
-    typer.Option("--base-url", help="OpenAI-compatible server (repeatable)", rich_help_panel=LLM),
-]
-MaxModelLen = Annotated[int | None, typer.Option(help="context length", rich_help_panel=LLM)]
-GpuMemory = Annotated[
-    float | None,
-    typer.Option(
-        help="share of accelerator (on a CPU: host) memory for the engine", rich_help_panel=LLM
-    ),
-]
-EnforceEager = Annotated[
-    bool | None, typer.Option("--enforce-eager/--no-enforce-eager", rich_help_panel=LLM)
-]
+# Options shared by the commands (Typer reads them from each signature). The LLM's engine flags
+# are the ones every command shares (``xprompt/cli/engine_options.py``), declared once there.
+Model = engine_options.Model
+BackendName = engine_options.Backend
+BaseUrl = engine_options.BaseUrl
+MaxModelLen = engine_options.MaxModelLen
+GpuMemory = engine_options.GpuMemoryUtilization
+EnforceEager = engine_options.EnforceEager
 Shots = Annotated[
     int, typer.Option("--shots", "-k", help="exemplars per prompt", rich_help_panel=PROMPT)
 ]

@@ -53,7 +53,7 @@ Search = Annotated[str, typer.Option(help="exact | heuristic", rich_help_panel=S
 Alpha = Annotated[
     int | None,
     typer.Option(
-        help="look-ahead of the heuristic [default: 1 train, 5 test]", rich_help_panel=SEARCH
+        help="look-ahead of the heuristic \\[default: 1 train, 5 test]", rich_help_panel=SEARCH
     ),
 ]
 NBest = Annotated[int, typer.Option(help="placements kept per entity", rich_help_panel=SEARCH)]
@@ -314,7 +314,7 @@ def test_command(
     ] = None,
     english_out: Annotated[
         str | None,
-        typer.Option(help="where to write the English to tag [default: OUTPUT.english.jsonl]"),
+        typer.Option(help="where to write the English to tag \\[default: OUTPUT.english.jsonl]"),
     ] = None,
     pivot: Annotated[str, typer.Option(help="language the tagger works in")] = "eng_Latn",
     model: Model = DEFAULT_MODEL,

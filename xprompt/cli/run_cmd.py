@@ -17,6 +17,7 @@ from xprompt.cli.common import (
     row_progress,
     set_path,
 )
+from xprompt.cli.defaults import with_default
 from xprompt.cli.engine_options import (
     ENGINE,
     Backend,
@@ -34,7 +35,16 @@ from xprompt.cli.engine_options import (
     PrefixCaching,
     TensorParallel,
 )
-from xprompt.config import load_run_config
+from xprompt.config import (
+    DataConfig,
+    EngineConfig,
+    ExemplarConfig,
+    RunConfig,
+    SamplingConfig,
+    load_run_config,
+)
+from xprompt.guard import GuardConfig
+from xprompt.langid.config import LangidConfig
 
 DATA = "Data"
 SHOTS = "Exemplars"
@@ -101,10 +111,14 @@ def run_command(
         ),
     ] = None,
     id_field: Annotated[
-        str | None, typer.Option(help="id column [default: id]", rich_help_panel=DATA)
+        str | None,
+        typer.Option(help=with_default("id column", DataConfig, "id_field"), rich_help_panel=DATA),
     ] = None,
     lang_field: Annotated[
-        str | None, typer.Option(help="language column [default: lang]", rich_help_panel=DATA)
+        str | None,
+        typer.Option(
+            help=with_default("language column", DataConfig, "lang_field"), rich_help_panel=DATA
+        ),
     ] = None,
     target_field: Annotated[
         str | None, typer.Option(help="gold answer column (enables accuracy)", rich_help_panel=DATA)
@@ -115,7 +129,10 @@ def run_command(
     ] = None,
     max_chars: Annotated[
         int | None,
-        typer.Option(help="longest accepted text field [default: 100000]", rich_help_panel=DATA),
+        typer.Option(
+            help=with_default("longest accepted text field", DataConfig, "max_chars"),
+            rich_help_panel=DATA,
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option(help="only the first N rows", rich_help_panel=DATA)
@@ -123,7 +140,10 @@ def run_command(
     shots: Annotated[
         int | None,
         typer.Option(
-            "--shots", "-k", help="number of exemplars [default: 0]", rich_help_panel=SHOTS
+            "--shots",
+            "-k",
+            help=with_default("number of exemplars", ExemplarConfig, "shots"),
+            rich_help_panel=SHOTS,
         ),
     ] = None,
     exemplars: Annotated[
@@ -131,11 +151,17 @@ def run_command(
     ] = None,
     select: Annotated[
         str | None,
-        typer.Option(help="first | random | balanced [default: first]", rich_help_panel=SHOTS),
+        typer.Option(
+            help=with_default("first | random | balanced", ExemplarConfig, "select"),
+            rich_help_panel=SHOTS,
+        ),
     ] = None,
     exemplar_lang: Annotated[
         str | None,
-        typer.Option(help="same | any | a language code [default: same]", rich_help_panel=SHOTS),
+        typer.Option(
+            help=with_default("same | any | a language code", ExemplarConfig, "lang"),
+            rich_help_panel=SHOTS,
+        ),
     ] = None,
     per_row: Annotated[
         bool | None,
@@ -146,11 +172,16 @@ def run_command(
         ),
     ] = None,
     temperature: Annotated[
-        float | None, typer.Option(help="[default: 0, greedy]", rich_help_panel=DECODE)
+        float | None,
+        typer.Option(
+            help=with_default("", SamplingConfig, "temperature", note=" = greedy"),
+            rich_help_panel=DECODE,
+        ),
     ] = None,
     top_p: Annotated[float | None, typer.Option(rich_help_panel=DECODE)] = None,
     max_tokens: Annotated[
-        int | None, typer.Option(help="[default: 16]", rich_help_panel=DECODE)
+        int | None,
+        typer.Option(help=with_default("", SamplingConfig, "max_tokens"), rich_help_panel=DECODE),
     ] = None,
     n: Annotated[
         int | None,
@@ -159,7 +190,8 @@ def run_command(
     seed: Annotated[
         int | None,
         typer.Option(
-            help="seed for sampling and exemplar draws [default: 0]", rich_help_panel=DECODE
+            help=with_default("seed for sampling and exemplar draws", RunConfig, "seed"),
+            rich_help_panel=DECODE,
         ),
     ] = None,
     stop: Annotated[
@@ -169,7 +201,7 @@ def run_command(
         bool | None,
         typer.Option(
             "--constrained/--free",
-            help="force labels into the label set [default: template's]",
+            help="force labels into the label set \\[default: template's]",
             rich_help_panel=DECODE,
         ),
     ] = None,
@@ -180,7 +212,7 @@ def run_command(
         bool | None,
         typer.Option(
             "--langid/--no-langid",
-            help="check output languages [default: on]",
+            help=with_default("check output languages", RunConfig, "langid"),
             rich_help_panel=GUARD,
         ),
     ] = None,
@@ -188,15 +220,19 @@ def run_command(
         str | None,
         typer.Option(
             "--off-target",
-            help="flag (record) | retry (ask again, firmer) | rerank (order the --n samples) "
-            "[default: flag]",
+            help=with_default(
+                "flag (record) | retry (ask again, firmer) | rerank (order the --n samples)",
+                GuardConfig,
+                "policy",
+            ),
             rich_help_panel=GUARD,
         ),
     ] = None,
     retries: Annotated[
         int | None,
         typer.Option(
-            help="retry rounds for --off-target retry [default: 1]", rich_help_panel=GUARD
+            help=with_default("retry rounds for --off-target retry", GuardConfig, "retries"),
+            rich_help_panel=GUARD,
         ),
     ] = None,
     langid_mode: Annotated[
@@ -215,12 +251,17 @@ def run_command(
     pivot: Annotated[
         list[str] | None,
         typer.Option(
-            help="language caught even when no detector knows the target [default: eng_Latn]",
+            help=with_default(
+                "language caught even when no detector knows the target", LangidConfig, "pivots"
+            ),
             rich_help_panel=GUARD,
         ),
     ] = None,
     chunk_size: Annotated[
-        int | None, typer.Option(help="rows per batched call and per resume unit [default: 1024]")
+        int | None,
+        typer.Option(
+            help=with_default("rows per batched call and per resume unit", RunConfig, "chunk_size")
+        ),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="discard an existing output and start again")
@@ -232,20 +273,31 @@ def run_command(
     concurrency: Annotated[
         int | None,
         typer.Option(
-            help="requests in flight per server [default: 32] (backend openai)",
+            help=with_default(
+                "requests in flight per server",
+                EngineConfig,
+                "concurrency",
+                after="(backend openai)",
+            ),
             rich_help_panel=ENGINE,
         ),
     ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
-            help="seconds per request [default: 600] (backend openai)", rich_help_panel=ENGINE
+            help=with_default(
+                "seconds per request", EngineConfig, "timeout_s", after="(backend openai)"
+            ),
+            rich_help_panel=ENGINE,
         ),
     ] = None,
     max_retries: Annotated[
         int | None,
         typer.Option(
-            help="retries of a failed request [default: 5] (backend openai)", rich_help_panel=ENGINE
+            help=with_default(
+                "retries of a failed request", EngineConfig, "max_retries", after="(backend openai)"
+            ),
+            rich_help_panel=ENGINE,
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,

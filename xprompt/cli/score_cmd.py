@@ -22,20 +22,20 @@ def score_command(
         str | None,
         typer.Option(
             help="answer parser: number (robust), mgsm-paper (Qin et al.), choice, text, regex "
-            "[default: each record's own, else number]"
+            "\\[default: each record's own, else number]"
         ),
     ] = None,
     vote_order: Annotated[
         str | None,
         typer.Option(
-            help="tie order of path languages, e.g. en,de,es,fr,ja,ru,zh [default: as stored]"
+            help="tie order of path languages, e.g. en,de,es,fr,ja,ru,zh \\[default: as stored]"
         ),
     ] = None,
     exclude_off_target: Annotated[
         bool | None,
         typer.Option(
             "--exclude-off-target/--keep-off-target",
-            help="leave off-target paths out of the vote [default: as stored, else keep]",
+            help="leave off-target paths out of the vote \\[default: as stored, else keep]",
         ),
     ] = None,
     choices: Annotated[

@@ -270,7 +270,7 @@ def task_command(
         typer.Option(
             "--field",
             "-f",
-            help="column to translate (repeatable) [default: text]",
+            help="column to translate (repeatable) \\[default: text]",
             rich_help_panel=DATA,
         ),
     ] = None,

@@ -95,7 +95,7 @@ def translate_command(
         typer.Option(
             "--field",
             "-f",
-            help="column to translate (repeatable) [default: text]",
+            help="column to translate (repeatable) \\[default: text]",
             rich_help_panel=DATA,
         ),
     ] = None,

@@ -24,6 +24,7 @@ from xprompt.backends.base import Backend
 from xprompt.errors import ConfigError
 from xprompt.mt.base import DecodingSettings, Translator, model_identity
 from xprompt.mt.cache import CachedTranslator, TranslationCache, default_cache_path
+from xprompt.registry import Registry
 from xprompt.types import Sampling
 
 if TYPE_CHECKING:
@@ -111,55 +112,74 @@ def resolve_mt_model(model: str) -> str:
     return model
 
 
+#: Translators by kind: ``self`` and ``ldp`` by their model names; any other model name is a seq2seq model.
+TRANSLATORS = Registry(
+    "translator",
+    {
+        SELF: "xprompt.mt.factory:build_self_translator",
+        LDP: "xprompt.mt.factory:build_ldp_translator",
+        "seq2seq": "xprompt.mt.factory:build_seq2seq_translator",
+    },
+)
+
+
+def translator_kind(model: str) -> str:
+    """The registry entry a model name is built by (``seq2seq`` for MT model names and paths)."""
+    return model if model in TRANSLATORS else "seq2seq"
+
+
 def build_translator(settings: TranslatorSettings, *, llm: Backend | None = None) -> Translator:
-    """The translator the settings describe (``llm`` is needed for ``self``)."""
-    inner: Translator
-    if settings.model == LDP:
-        from xprompt.ldp.settings import LDPSettings
-
-        if llm is None:
-            raise ConfigError(
-                "ldp needs an LLM backend (mt_model=ldp in a run, --llm in translate)"
-            )
-        inner = (settings.ldp or LDPSettings()).build(llm)
-    elif settings.model == SELF:
-        from xprompt.mt.self_translate import (
-            DEFAULT_SAMPLING,
-            SelfTranslator,
-            read_translation_pairs,
-        )
-
-        s = settings.self_translate
-        if llm is None:
-            raise ConfigError("self-translate needs an LLM backend (mt_model=self in a run)")
-        if s.exemplars is None:
-            raise ConfigError(
-                "self-translate needs an exemplar file of translation pairs "
-                "(option self_translate_exemplars=FILE; rows: lang, text, target, target_lang)"
-            )
-        sampling = Sampling(
-            temperature=0.0, max_tokens=s.max_tokens, stop=DEFAULT_SAMPLING.stop, seed=0
-        )
-        inner = SelfTranslator(
-            llm,
-            read_translation_pairs(s.exemplars),
-            shots=s.shots,
-            sampling=sampling,
-            exemplar_lang=s.exemplar_lang,
-            max_exemplar_chars=s.max_exemplar_chars,
-            prompt_format=s.prompt_format,
-        )
-    else:
-        from xprompt.backends.seq2seq import Seq2SeqTranslator
-
-        inner = Seq2SeqTranslator(
-            resolve_mt_model(settings.model),
-            decoding=settings.decoding,
-            device=settings.device,
-            dtype=settings.dtype,
-            batch_tokens=settings.batch_tokens,
-            max_batch_size=settings.max_batch_size,
-            sort_by_length=settings.sort_by_length,
-        )
+    """The translator the settings describe (``llm`` is needed for ``self`` and ``ldp``)."""
+    inner: Translator = TRANSLATORS.load(translator_kind(settings.model))(settings, llm)
     path = settings.cache_path()
     return CachedTranslator(inner, TranslationCache(path)) if path is not None else inner
+
+
+def build_ldp_translator(settings: TranslatorSettings, llm: Backend | None) -> Translator:
+    """LDP with the run's own LLM (:class:`~xprompt.ldp.translator.LDPTranslator`)."""
+    from xprompt.ldp.settings import LDPSettings
+
+    if llm is None:
+        raise ConfigError("ldp needs an LLM backend (mt_model=ldp in a run, --llm in translate)")
+    return (settings.ldp or LDPSettings()).build(llm)
+
+
+def build_self_translator(settings: TranslatorSettings, llm: Backend | None) -> Translator:
+    """Self-translate with the run's own LLM (:class:`~xprompt.mt.self_translate.SelfTranslator`)."""
+    from xprompt.mt.self_translate import DEFAULT_SAMPLING, SelfTranslator, read_translation_pairs
+
+    s = settings.self_translate
+    if llm is None:
+        raise ConfigError("self-translate needs an LLM backend (mt_model=self in a run)")
+    if s.exemplars is None:
+        raise ConfigError(
+            "self-translate needs an exemplar file of translation pairs "
+            "(option self_translate_exemplars=FILE; rows: lang, text, target, target_lang)"
+        )
+    sampling = Sampling(
+        temperature=0.0, max_tokens=s.max_tokens, stop=DEFAULT_SAMPLING.stop, seed=0
+    )
+    return SelfTranslator(
+        llm,
+        read_translation_pairs(s.exemplars),
+        shots=s.shots,
+        sampling=sampling,
+        exemplar_lang=s.exemplar_lang,
+        max_exemplar_chars=s.max_exemplar_chars,
+        prompt_format=s.prompt_format,
+    )
+
+
+def build_seq2seq_translator(settings: TranslatorSettings, llm: Backend | None) -> Translator:
+    """An NLLB / M2M-100 / MADLAD model through transformers (the LLM is not used)."""
+    from xprompt.backends.seq2seq import Seq2SeqTranslator
+
+    return Seq2SeqTranslator(
+        resolve_mt_model(settings.model),
+        decoding=settings.decoding,
+        device=settings.device,
+        dtype=settings.dtype,
+        batch_tokens=settings.batch_tokens,
+        max_batch_size=settings.max_batch_size,
+        sort_by_length=settings.sort_by_length,
+    )

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from xprompt import data, languages, resume
 from xprompt.errors import ConfigError
 from xprompt.isolation import per_item
+from xprompt.mt.base import Translator
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.projection.markers import MarkerProjector
 from xprompt.projection.metrics import span_report
@@ -53,6 +54,7 @@ from xprompt.projection.spans import (
     read_span_file,
     write_conll,
 )
+from xprompt.registry import Registry
 from xprompt.resume import meta_path, summary_path  # noqa: F401 (re-exported)
 from xprompt.signatures import engine_versions, input_digest
 
@@ -84,8 +86,7 @@ class ProjectJob:
     def __post_init__(self) -> None:
         if self.direction not in ("train", "test"):
             raise ConfigError(f"direction must be train or test, got '{self.direction}'")
-        if self.method not in ("codec", "markers"):
-            raise ConfigError(f"--method must be codec or markers, got '{self.method}'")
+        self.method = PROJECTION_METHODS.canonical(self.method)  # type: ignore[assignment]
         if self.method == "codec" and self.translator.model == SELF:
             raise ConfigError("CODEC needs a seq2seq MT model (forced decoding); 'self' cannot")
         self.lang = languages.resolve(self.lang).code if self.lang else None
@@ -184,20 +185,36 @@ class ProjectResult:
     english_out: str | None = None
 
 
+def marker_projector(job: ProjectJob, translator: Translator) -> Projector:
+    """The EasyProject marker baseline: translate the marked sentence, read the markers back."""
+    return MarkerProjector(translator)
+
+
+def codec_projector(job: ProjectJob, translator: Translator) -> Projector:
+    """CODEC: constrained search for the markers with the MT model's forced-decoding scores."""
+    inner = getattr(translator, "inner", translator)
+    if not hasattr(inner, "forced_scores"):
+        raise ConfigError("CODEC needs a seq2seq MT model with forced decoding")
+    return CodecProjector(inner, job.codec, mt=translator)
+
+
+#: Projection methods by name: a function ``(job, translator) -> Projector``.
+PROJECTION_METHODS = Registry(
+    "projection method",
+    {
+        "codec": "xprompt.projection.job:codec_projector",
+        "markers": "xprompt.projection.job:marker_projector",
+    },
+)
+
+
 class _Worker:
     """Builds the translator and projector once, then projects chunks of units."""
 
     def __init__(self, job: ProjectJob) -> None:
         self.job = job
         self.translator = build_translator(job.translator)
-        inner = getattr(self.translator, "inner", self.translator)
-        self.projector: Projector
-        if job.method == "markers":
-            self.projector = MarkerProjector(self.translator)
-        else:
-            if not hasattr(inner, "forced_scores"):
-                raise ConfigError("CODEC needs a seq2seq MT model with forced decoding")
-            self.projector = CodecProjector(inner, job.codec, mt=self.translator)
+        self.projector: Projector = PROJECTION_METHODS.load(job.method)(job, self.translator)
         self.english = read_english(job.english_spans, job.pivot) if job.english_spans else None
         self.tagger = load_tagger(job.tagger) if job.tagger else None
 

@@ -10,13 +10,14 @@ off-target checker and the off-target guard (its policy).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from xprompt.errors import ConfigError
+from xprompt.registry import Registry
 
 if TYPE_CHECKING:
     from xprompt.config import RunConfig
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from xprompt.templates import Template
     from xprompt.types import Sampling
 
-STRATEGIES: dict[str, str] = {
+_BUILTIN = {
     "direct": "xprompt.strategies.direct:build",
     "clp": "xprompt.strategies.clp:build",
     "clsp": "xprompt.strategies.clsp:build",
@@ -46,6 +47,10 @@ ALIASES: dict[str, str] = {
 }
 
 
+#: Strategies by name: ``"module:build"``, with the other names users type for them.
+STRATEGIES = Registry("strategy", _BUILTIN, aliases=ALIASES)
+
+
 @dataclass(frozen=True)
 class StrategyParts:
     """What the runner builds once and hands to every strategy factory."""
@@ -58,25 +63,18 @@ class StrategyParts:
 
 
 def canonical_name(name: str) -> str:
-    key = ALIASES.get(name, name)
-    if key not in STRATEGIES:
-        known = ", ".join(sorted(set(STRATEGIES) | set(ALIASES)))
-        raise ConfigError(f"unknown strategy '{name}' (known: {known})")
-    return key
+    """The strategy ``name`` (or its alias) stands for; an unknown name is an error with suggestions."""
+    return STRATEGIES.canonical(name)
 
 
 def build_strategy(config: RunConfig, parts: StrategyParts) -> Strategy:
     """Build the configured strategy."""
-    target = STRATEGIES[canonical_name(config.strategy)]
-    module_name, _, func_name = target.partition(":")
-    factory = getattr(importlib.import_module(module_name), func_name)
-    return factory(config, parts)
+    return STRATEGIES.load(config.strategy)(config, parts)
 
 
-def strategy_module(name: str):
+def strategy_module(name: str) -> ModuleType:
     """The module that implements a strategy (it defines ``build`` and ``Options``)."""
-    target = STRATEGIES[canonical_name(name)]
-    return importlib.import_module(target.partition(":")[0])
+    return STRATEGIES.module(name)
 
 
 def parse_options(model: type[BaseModel], options: dict[str, Any], strategy: str) -> Any:
