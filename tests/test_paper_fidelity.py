@@ -390,3 +390,63 @@ def test_x2en_auto_names_the_languages_that_ran_supervised_pairs(tmp_path: Path)
 
     caption = summary_table(summary).caption
     assert "in-language (supervised pairs) 1 rows" in caption and "diverse (LDP) 1 rows" in caption
+
+
+# -- 5. CODEC re-ranking: the original's rules by default, xprompt's as options -------------
+
+
+def _candidates(template: str, items: list[tuple[str, float, float, float]]):
+    from xprompt.projection.records import Candidate
+    from xprompt.projection.spans import Span
+
+    out = []
+    for text, logprob, nll, overlap in items:
+        start = template.index(text)
+        out.append(Candidate(Span(start, start + len(text), "LOC"), logprob, nll, overlap))
+    return out
+
+
+def test_codec_rerank_original_rules_and_the_options() -> None:
+    from xprompt.projection.projector import CodecSettings, rerank_order
+
+    template = "Ya tafi birnin New York City jiya."
+    # Search order: the best kept is "New York City"; "York City" is a word-level sub-span of it
+    # with a lower reverse NLL; "jiya" has the lowest NLL of all but is not inside it.
+    cands = _candidates(template, [("birnin New York City", -1.0, 4.0, 0.6),
+                                   ("New York City", -1.5, 3.0, 0.7),
+                                   ("York City", -2.0, 2.0, 0.55),
+                                   ("jiya", -3.0, 1.0, 0.1)])  # fmt: skip
+    text = lambda c: template[c.span.start : c.span.end]  # noqa: E731
+    order, rule = rerank_order(cands, template, CodecSettings())
+    # Original: start from the search's best kept (birnin New York City), replace by a lower-NLL
+    # sub-span going down the search order: New York City (3.0), then York City (2.0).
+    assert (text(order[0]), rule) == ("York City", "sub-span")
+    order, rule = rerank_order(cands, template, CodecSettings(rerank_rule="lowest-nll"))
+    assert (text(order[0]), rule) == ("jiya", "lowest-nll")  # xprompt's former rule
+    no_sub = _candidates(template, [("New York City", -1.0, 4.0, 0.6), ("jiya", -3.0, 1.0, 0.1)])
+    order, rule = rerank_order(no_sub, template, CodecSettings())
+    assert (text(order[0]), rule) == ("New York City", "search-best")
+    exact = _candidates(
+        template, [("birnin New York", -1.0, 4.0, 0.6), ("New York City", -2.0, 4.5, 0.95)]
+    )
+    assert rerank_order(exact, template, CodecSettings())[1] == "top-overlap"
+    assert text(rerank_order(exact, template, CodecSettings())[0][0]) == "New York City"
+    # No candidate passes the filter (overlap > 0.5 or NLL < 5): drop the sentence, or search order.
+    bad = _candidates(template, [("tafi", -1.0, 9.0, 0.1), ("jiya", -2.0, 8.0, 0.2)])
+    assert rerank_order(bad, template, CodecSettings()) == (bad, "none-kept-dropped")
+    assert rerank_order(bad, template, CodecSettings(no_candidate="search-order")) == (
+        bad, "none-kept-search-order")  # fmt: skip
+    assert "original,drop" in CodecSettings().signature()
+    with pytest.raises(ValueError, match="rerank_rule"):
+        CodecSettings(rerank_rule="best")  # type: ignore[arg-type]
+
+
+def test_codec_rerank_counts_reach_the_summary() -> None:
+    from xprompt.projection.job import summarize
+
+    records = [
+        {"status": "projected", "stats": {"calls": 3, "sequences": 9, "rerank": {"sub-span": 1, "search-best": 1}}},
+        {"status": "failed", "reason": "re-ranking: ... sentence dropped", "stats": {"calls": 2, "sequences": 4, "rerank": {"none-kept-dropped": 1}}},
+        {"status": "projected", "stats": {"calls": 1, "sequences": 2}},
+    ]  # fmt: skip
+    assert summarize(records)["rerank"] == {"sub-span": 1, "search-best": 1, "none-kept-dropped": 1}
