@@ -7,6 +7,7 @@ in ``test_reasoning_engine.py``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,160 @@ def test_templates_render_shot_takes_the_exemplars_lang(capsys) -> None:
         )  # fmt: skip
     messages = json.loads(capsys.readouterr().out)
     assert [m["content"] for m in messages[2:6:2]] == ["sports", "siyasa"]
+
+
+def sib200_root() -> Path:
+    """The SIB-200 release: ``$XPROMPT_SIB200``, else ``../shared/data/sib200`` beside the clone."""
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sib200"
+    return Path(os.environ.get("XPROMPT_SIB200", default))
+
+
+# -- 6. LDP: a script-aware length ratio; x2en=auto says when it ran supervised pairs ---------
+
+# Chinese / Korean / English renderings of one sentence (written for this test).
+ZHO = "政府周二宣布了卡诺州新的医疗计划。"
+KOR = "정부는 화요일에 카노 주의 새로운 의료 계획을 발표했다."
+ENG = "The government announced a new health plan for Kano state on Tuesday."
+
+
+def test_length_ratio_is_script_aware_by_default_and_plain_letters_on_request() -> None:
+    from xprompt.ldp.filters import FilterSettings, check_output, script_length
+
+    assert script_length("今天下雨。") == 12.0 and script_length("Rain today.") == 9.0
+    script, letters = FilterSettings(), FilterSettings(length_measure="letters")
+    for text, lang in ((ZHO, "zho_Hans"), (KOR, "kor_Hang")):
+        checks, reasons = check_output(text, lang, ENG, "eng_Latn", script)
+        assert "length-ratio" not in [r.filter for r in reasons], (lang, checks["length_ratio"])
+    checks, reasons = check_output(ZHO, "zho_Hans", ENG, "eng_Latn", letters)
+    assert [r.filter for r in reasons] == ["length-ratio"] and checks["length_ratio"] > 3
+    assert "ratio=0.333..3/script" in script.signature()
+    assert "/script" not in letters.signature()
+    with pytest.raises(ValueError, match="length_measure"):
+        FilterSettings(length_measure="bytes")  # type: ignore[arg-type]
+
+
+def test_sib200_gold_pairs_rejected_at_most_1_percent_per_language() -> None:
+    """On the real release when it is there (``../shared/data/sib200``): at most 1% per language."""
+    root = sib200_root()
+    if not (root / "data" / "annotated" / "zho_Hans").is_dir():
+        pytest.skip(f"SIB-200 release not found at {root}")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "ldp_length_ratio",
+        Path(__file__).resolve().parents[1] / "benchmarks" / "ldp_length_ratio.py",
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from xprompt.ldp.filters import FilterSettings
+
+    # The languages plain letters failed, the worst left (knc_Arab) and a few scripts more;
+    # the whole release: benchmarks/ldp_length_ratio.py.
+    langs = ["zho_Hans", "zho_Hant", "yue_Hant", "kor_Hang", "jpn_Jpan", "knc_Arab", "amh_Ethi",
+             "hau_Latn", "tha_Thai"]  # fmt: skip
+    results = bench.measure(root, FilterSettings(), langs)
+    assert all(results[lang]["pairs"] == 800 for lang in langs)
+    assert max(e["script"] for e in results.values()) <= 0.01
+    assert results["zho_Hans"]["letters"] > 0.3  # what plain letters did
+
+
+def test_x2en_auto_names_the_languages_that_ran_supervised_pairs(tmp_path: Path) -> None:
+    from xprompt.ldp.exemplar_set import SetRecord
+    from xprompt.ldp.translator import LDPTranslator, supervised_sources, x2en_label
+    from xprompt.metrics import summarize
+
+    diverse = [
+        SetRecord(id=f"d{k}-{lang}", kind="pair", lang=lang, text=f"{lang} sentence {k}",
+                  target=f"English sentence {k}", target_lang="eng_Latn")
+        for lang in ("arb_Arab", "zho_Hans", "vie_Latn", "fra_Latn") for k in range(1)
+    ]  # fmt: skip
+    hausa = [
+        SetRecord(id=f"h{k}", kind="pair", lang="hau_Latn", text=f"Jumla ta {k}",
+                  target=f"Sentence {k}", target_lang="eng_Latn")
+        for k in range(2)
+    ]  # fmt: skip
+    assert supervised_sources(diverse + hausa, 2) == ("hau_Latn",)
+    assert x2en_label("auto", diverse + hausa, 2) == "auto[in-language:hau_Latn]"
+    assert x2en_label("auto", diverse, 2) == "auto[diverse]"
+    assert x2en_label("diverse", diverse + hausa, 2) == "diverse"
+    backend = ScriptedBackend(lambda r: "Translated.")
+    translator = LDPTranslator(backend, diverse + hausa, shots=2)
+    assert "x2en=auto[in-language:hau_Latn]" in translator.signature()
+    from xprompt.mt.base import TranslationRequest
+
+    outs = translator.translate_detailed(
+        [TranslationRequest("Sabon jumla", "hau_Latn", "eng_Latn"),
+         TranslationRequest("Ọ̀rọ̀ tuntun", "yor_Latn", "eng_Latn")]
+    )  # fmt: skip
+    assert [o.mode for o in outs] == ["in-language", "diverse"]
+    records = [
+        {"index": i, "id": str(i), "lang": lang, "prediction": "x", "error": None,
+         "details": o.details(), "steps": []}
+        for i, (o, lang) in enumerate(zip(outs, ("hau_Latn", "yor_Latn"), strict=True))
+    ]  # fmt: skip
+    summary = summarize(records)
+    assert summary.to_dict()["modes"] == {"in-language": 1, "diverse": 1}
+    from xprompt.cli.common import summary_table
+
+    caption = summary_table(summary).caption
+    assert "in-language (supervised pairs) 1 rows" in caption and "diverse (LDP) 1 rows" in caption
+
+
+# -- 5. CODEC re-ranking: the original's rules by default, xprompt's as options -------------
+
+
+def _candidates(template: str, items: list[tuple[str, float, float, float]]):
+    from xprompt.projection.records import Candidate
+    from xprompt.projection.spans import Span
+
+    out = []
+    for text, logprob, nll, overlap in items:
+        start = template.index(text)
+        out.append(Candidate(Span(start, start + len(text), "LOC"), logprob, nll, overlap))
+    return out
+
+
+def test_codec_rerank_original_rules_and_the_options() -> None:
+    from xprompt.projection.projector import CodecSettings, rerank_order
+
+    template = "Ya tafi birnin New York City jiya."
+    # Search order: the best kept is "New York City"; "York City" is a word-level sub-span of it
+    # with a lower reverse NLL; "jiya" has the lowest NLL of all but is not inside it.
+    cands = _candidates(template, [("birnin New York City", -1.0, 4.0, 0.6),
+                                   ("New York City", -1.5, 3.0, 0.7),
+                                   ("York City", -2.0, 2.0, 0.55),
+                                   ("jiya", -3.0, 1.0, 0.1)])  # fmt: skip
+    text = lambda c: template[c.span.start : c.span.end]  # noqa: E731
+    order, rule = rerank_order(cands, template, CodecSettings())
+    # Original: start from the search's best kept (birnin New York City), replace by a lower-NLL
+    # sub-span going down the search order: New York City (3.0), then York City (2.0).
+    assert (text(order[0]), rule) == ("York City", "sub-span")
+    order, rule = rerank_order(cands, template, CodecSettings(rerank_rule="lowest-nll"))
+    assert (text(order[0]), rule) == ("jiya", "lowest-nll")  # xprompt's former rule
+    no_sub = _candidates(template, [("New York City", -1.0, 4.0, 0.6), ("jiya", -3.0, 1.0, 0.1)])
+    order, rule = rerank_order(no_sub, template, CodecSettings())
+    assert (text(order[0]), rule) == ("New York City", "search-best")
+    exact = _candidates(
+        template, [("birnin New York", -1.0, 4.0, 0.6), ("New York City", -2.0, 4.5, 0.95)]
+    )
+    assert rerank_order(exact, template, CodecSettings())[1] == "top-overlap"
+    assert text(rerank_order(exact, template, CodecSettings())[0][0]) == "New York City"
+    # No candidate passes the filter (overlap > 0.5 or NLL < 5): drop the sentence, or search order.
+    bad = _candidates(template, [("tafi", -1.0, 9.0, 0.1), ("jiya", -2.0, 8.0, 0.2)])
+    assert rerank_order(bad, template, CodecSettings()) == (bad, "none-kept-dropped")
+    assert rerank_order(bad, template, CodecSettings(no_candidate="search-order")) == (
+        bad, "none-kept-search-order")  # fmt: skip
+    assert "original,drop" in CodecSettings().signature()
+    with pytest.raises(ValueError, match="rerank_rule"):
+        CodecSettings(rerank_rule="best")  # type: ignore[arg-type]
+
+
+def test_codec_rerank_counts_reach_the_summary() -> None:
+    from xprompt.projection.job import summarize
+
+    records = [
+        {"status": "projected", "stats": {"calls": 3, "sequences": 9, "rerank": {"sub-span": 1, "search-best": 1}}},
+        {"status": "failed", "reason": "re-ranking: ... sentence dropped", "stats": {"calls": 2, "sequences": 4, "rerank": {"none-kept-dropped": 1}}},
+        {"status": "projected", "stats": {"calls": 1, "sequences": 2}},
+    ]  # fmt: skip
+    assert summarize(records)["rerank"] == {"sub-span": 1, "search-best": 1, "none-kept-dropped": 1}

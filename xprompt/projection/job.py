@@ -424,6 +424,12 @@ def summarize(records: Sequence[dict[str, Any]], *, signature: str = "") -> dict
     }
     if problems:
         summary["marker_problems"] = dict(problems)
+    rerank: Counter[str] = Counter()
+    for r in records:
+        rerank.update((r.get("stats") or {}).get("rerank") or {})
+    if rerank:
+        # How often each CODEC re-ranking rule decided an entity's span.
+        summary["rerank"] = dict(rerank.most_common())
     if calls:
         summary["search"] = {
             "sentences_searched": len(calls),
