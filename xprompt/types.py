@@ -175,7 +175,8 @@ class Completion:
         return self.error is None
 
 
-Verdict = Literal["on", "off", "uncertain"]
+#: ``mixed``: an off-target line (a preamble, a line of 5+ words) beside on-target text.
+Verdict = Literal["on", "off", "uncertain", "mixed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +195,16 @@ class SegmentCheck:
 class LangCheck:
     """Evidence that a generated text is (or is not) in the language it was asked to be in.
 
-    ``verdict`` is ``on``, ``off`` or ``uncertain`` (too short, or no detector
-    can tell); ``rule`` names the check that decided; ``off_share`` is the share
-    of the text's letters in off-target segments. ``segments`` holds per-sentence
-    evidence when the text has more than one sentence. ``flags`` names problems
-    that are not about the language (``repetition``: degenerate looping output).
+    ``verdict`` is ``on``, ``off``, ``uncertain`` (too short, or no detector
+    can tell) or ``mixed`` (an off-target line, e.g. an English preamble, beside
+    on-target text; ``detected`` is then the off line's language); ``rule``
+    names the check that decided; ``off_share`` is the share of the text's
+    letters in off-target segments. ``segments`` holds per-sentence evidence
+    when the text has more than one sentence, ``lines`` per-line evidence (lines
+    of 5+ words, a preamble) when it has several lines or a preamble. ``flags``
+    names problems that are not about the language (``repetition``: degenerate
+    looping output; ``english-words``: Latin-script words inside the on-target
+    lines of a non-Latin-script target).
     """
 
     expected: str
@@ -209,6 +215,12 @@ class LangCheck:
     off_share: float = 0.0
     segments: tuple[SegmentCheck, ...] = ()
     flags: tuple[str, ...] = ()
+    lines: tuple[SegmentCheck, ...] = ()
+
+    @property
+    def line_pass(self) -> bool:
+        """Whether no line is known to be off-target (the Language Confusion Benchmark's LPR unit)."""
+        return self.verdict not in ("off", "mixed")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -233,6 +245,18 @@ class LangCheck:
             ]
         if self.flags:
             out["flags"] = list(self.flags)
+        if self.lines:
+            out["lines"] = [
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "detected": s.detected,
+                    "confidence": round(s.confidence, 4),
+                    "verdict": s.verdict,
+                    "rule": s.rule,
+                }
+                for s in self.lines
+            ]
         return out
 
 

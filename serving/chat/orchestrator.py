@@ -9,7 +9,9 @@ verdicts).
 How it works. Every engine request is an *attempt*. The first attempt asks for
 all ``n`` choices in one request (one prefill, vLLM fans the samples out).
 Each choice then has its own guard: it holds its text back until
-``hold_letters`` letters are there (streaming) or the text is finished
+``hold_letters`` letters and the whole first line (up to ``FIRST_LINE_HOLD``
+letters, so a preamble is checked before anything streams) are there
+(streaming) or the text is finished
 (non-streaming), checks the language and asks the policy what to do. A retry
 or a pivot is a new attempt for that choice alone (``n=1``), launched while the
 other choices go on; the choice remembers the attempt it came from, so if the
@@ -35,6 +37,15 @@ from xprompt.types import Completion, LangCheck, Message, Request, Sampling
 
 Checker = Callable[[str, str], LangCheck]
 Phase = Literal["holding", "streaming", "done"]
+
+#: Streaming: the hold also covers the whole first line (where preambles such as "Here is the
+#: answer in Hausa:" sit), up to this many letters; a longer first line is no preamble.
+FIRST_LINE_HOLD = 300
+
+
+def first_line_done(text: str) -> bool:
+    """Whether the first non-blank line of ``text`` has ended (a line break follows it)."""
+    return "\n" in text.lstrip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,14 +334,22 @@ class ReplyRun:
         if choice.phase == "holding" and (not self.plan.check or self.plan.lang is None):
             choice.phase = "streaming"  # nothing to check: no hold
         if choice.phase == "holding":
-            enough = self.stream and letter_count(text) >= self.hold_letters
+            letters = letter_count(text)
+            enough = self.stream and letters >= self.hold_letters
             if not (finished or enough):
                 return []
             check = self.checker(text, self.plan.lang)
-            choice.history.append({"kind": attempt.kind, "verdict": check.verdict})
             step = self.policy.next_step(
                 check, kind=attempt.kind, direct_attempts=choice.direct_attempts, plan=self.plan
             )
+            if (
+                step == "accept"
+                and not finished
+                and not first_line_done(text)
+                and letters < FIRST_LINE_HOLD
+            ):
+                return []  # the start looks fine: hold on until its first line is complete
+            choice.history.append({"kind": attempt.kind, "verdict": check.verdict})
             if step == "retry":
                 choice.fallback = attempt.no
                 self._launch("firm", (choice.index,), self._retry_sampling(len(self.attempts)))

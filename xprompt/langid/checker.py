@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from xprompt import languages
 from xprompt.langid import degenerate, scripts
+from xprompt.langid import lines as linelayer
 from xprompt.langid.detectors import Detector
 from xprompt.langid.equivalence import Equivalence, language_key
+from xprompt.langid.scripts import letter_count
 from xprompt.langid.text import Segment, mask_noise, normalize, split
 from xprompt.types import LangCheck, SegmentCheck, Verdict
 
@@ -200,11 +202,149 @@ class Checker:
             copied = self._copy(text, source, source_lang, target, flags)
             if copied is not None:
                 return copied
+        all_lines = linelayer.lines(masked) if linelayer.may_have_lines(masked) else None
+        preamble = self._preamble(masked, all_lines, target) if all_lines else None
+        if preamble is not None:
+            lo, hi = preamble.segment.start, preamble.segment.end
+            masked = masked[:lo] + " " * (hi - lo) + masked[hi:]
+        quoted: set[int] = set()
+        if all_lines is not None and len(all_lines) > 1:
+            # Quotations (of the source, in quotation marks, "> ..."): in no language of the answer.
+            for i, line in enumerate(all_lines):
+                if linelayer.is_quote(text[line.start : line.end], source):
+                    quoted.add(i)
+                    masked = (
+                        masked[: line.start] + " " * (line.end - line.start) + masked[line.end :]
+                    )
         segments = split(masked, self.min_letters)
         if not segments:
+            if preamble is not None:
+                return self._with_lines(
+                    LangCheck(target.code, "uncertain", UND, 0.0, "no-letters", flags=flags),
+                    [preamble],
+                    preamble,
+                    [],
+                )
             return LangCheck(target.code, "uncertain", UND, 0.0, "no-letters", flags=flags)
         judged = [self._judge(seg, target) for seg in segments]
-        return self._aggregate(judged, target, flags)
+        if "Latn" not in target.scripts and self._latin_inside(masked, target):
+            flags = (*flags, "english-words")
+        result = self._aggregate(judged, target, flags)
+        if all_lines is None or (preamble is None and len(all_lines) < 2):
+            return result
+        line_checks = self._judge_lines(all_lines, judged, target, quoted, preamble)
+        return self._with_lines(result, line_checks, preamble, judged)
+
+    # -- lines ------------------------------------------------------------------------
+
+    def _latin_inside(self, masked: str, target: _Target) -> bool:
+        """Whether a line mostly in the target's (non-Latin) script holds Latin-script words."""
+        if not linelayer.has_latin_word(masked):
+            return False
+        for line in masked.split("\n"):
+            if linelayer.has_latin_word(line):
+                letters = letter_count(line)
+                if letters and target.counter.count(line, letters).off_share < 0.5:
+                    return True
+        return False
+
+    def _preamble(
+        self, masked: str, all_lines: list[linelayer.Line], target: _Target
+    ) -> _Seg | None:
+        """The leading line or lead-in, when it is an assistant preamble in another language."""
+        span = linelayer.preamble_span(masked, all_lines)
+        if span is None:
+            return None
+        lo, hi = span
+        text = masked[lo:hi]
+        letters = letter_count(text)
+        if not letters:
+            return None
+        seg = Segment(lo, hi, text, letters)
+        key = linelayer.opener(text, skip=target.key)
+        if key is not None:
+            if letters >= self.min_letters and self._judge(seg, target).verdict == "on":
+                return None
+            return _Seg(seg, linelayer.PREAMBLE_CODES[key], 1.0, "off", "preamble")
+        if text.rstrip().endswith(":") and linelayer.words(text) >= 3:
+            judged = self._judge(seg, target)
+            if judged.verdict == "off":
+                return _Seg(
+                    seg, judged.detected, judged.confidence, "off", f"preamble:{judged.rule}"
+                )
+        return None
+
+    def _judge_lines(
+        self,
+        all_lines: list[linelayer.Line],
+        judged: Sequence[_Seg],
+        target: _Target,
+        quoted: set[int],
+        preamble: _Seg | None,
+    ) -> list[_Seg]:
+        """Verdicts for the lines of 5+ words (a sentence that is the whole line is reused)."""
+        by_span = {(s.segment.start, s.segment.end): s for s in judged}
+        out = [preamble] if preamble is not None else []
+        for i, line in enumerate(all_lines):
+            if preamble is not None and line.start < preamble.segment.end:
+                continue
+            if line.words < linelayer.MIN_LINE_WORDS or i in quoted:
+                continue
+            known = by_span.get((line.start, line.end))
+            if known is None:
+                seg = Segment(line.start, line.end, line.text, letter_count(line.text))
+                known = self._judge(seg, target)
+            out.append(known)
+        return out
+
+    def _with_lines(
+        self,
+        result: LangCheck,
+        line_checks: list[_Seg],
+        preamble: _Seg | None,
+        judged: Sequence[_Seg],
+    ) -> LangCheck:
+        """The text's verdict with its lines: ``mixed`` when an off line sits beside on-target text."""
+        if not line_checks:
+            return result
+        records = tuple(
+            SegmentCheck(
+                s.segment.start, s.segment.end, s.detected, s.confidence, s.verdict, s.rule
+            )
+            for s in line_checks
+        )
+        off = [s for s in line_checks if s.verdict == "off"]
+        if not off:
+            return replace(result, lines=records)
+        first = off[0]
+        off_share = result.off_share
+        if preamble is not None:
+            total = sum(s.segment.letters for s in judged) + preamble.segment.letters
+            off_letters = sum(s.segment.letters for s in judged if s.verdict == "off")
+            off_share = (off_letters + preamble.segment.letters) / total
+        has_on = result.verdict == "on" or any(s.verdict == "on" for s in line_checks)
+        if has_on:
+            rule = first.rule if first is preamble else f"line:{first.rule}"
+            return replace(
+                result,
+                verdict="mixed",
+                detected=first.detected,
+                confidence=first.confidence,
+                rule=rule,
+                off_share=off_share,
+                lines=records,
+            )
+        if result.verdict == "off":
+            return replace(result, off_share=off_share, lines=records)
+        return replace(
+            result,
+            verdict="off",
+            detected=first.detected,
+            confidence=first.confidence,
+            rule=first.rule,
+            off_share=off_share,
+            lines=records,
+        )
 
     def identify(self, text: str) -> Identification:
         """The language of ``text`` by the first detector (script layer for naming the script)."""
