@@ -283,6 +283,7 @@ class ChatService:
             "lang_source": ctx.reply.source,
             "detected": {"lang": ctx.reply.detected, "confidence": round(ctx.reply.confidence, 4)},
             **run.outcome(),
+            "chat_format": self.state.chat_format(),
             "ignored_fields": ctx.body.ignored_fields(),
             "signature": self.state.signature(run.sampling.signature()),
         }
