@@ -148,3 +148,92 @@ def test_qwen3_thinking_switch_is_a_template_kwarg() -> None:
 )
 def test_split_reasoning(text: str, thinking: str | None, answer: str) -> None:
     assert split_reasoning(text) == (thinking, answer)
+
+
+# -- the OpenAI backend: a server whose template refuses, and a reasoning server ---------------
+
+
+class TemplateServer:
+    """An in-memory vLLM-like server that renders chat requests with a real family template."""
+
+    def __init__(self, family: str, reply: str = "Jibu: 13", reasoning: str | None = None) -> None:
+        self.render = renderer(family)
+        self.reply, self.reasoning = reply, reasoning
+        self.bodies: list[dict] = []
+
+    def __call__(self, request):
+        import json
+
+        import httpx
+
+        if request.url.path == "/version":
+            return httpx.Response(200, json={"version": "0.32.0"})
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "m", "max_model_len": 4096}]})
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        try:
+            self.render(body["messages"], True)
+        except Exception as exc:  # what vLLM's server answers for a template's raise_exception
+            return httpx.Response(
+                400, json={"error": {"message": str(exc), "type": "BadRequestError"}}
+            )
+        message = {"role": "assistant", "content": self.reply}
+        if self.reasoning is not None:
+            message["reasoning"] = self.reasoning
+        return httpx.Response(
+            200,
+            json={
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 3},
+            },
+        )
+
+
+def openai_backend(server):
+    import httpx
+
+    from xprompt.backends.openai import OpenAIBackend
+
+    return OpenAIBackend(
+        "m", base_urls=["http://fake:1"], transport=httpx.MockTransport(server), backoff_s=0.001
+    )
+
+
+def test_openai_backend_adapts_when_the_servers_template_refuses() -> None:
+    from xprompt.types import Request
+
+    server = TemplateServer("gemma2")
+    backend = openai_backend(server)
+    try:
+        assert backend.describe()["chat_format"] == "native"  # nothing to probe here
+        done = backend.generate(
+            [Request("a", messages=CONVERSATION), Request("b", messages=CONVERSATION[1:2])]
+        )
+        assert [d.error for d in done] == [None, None] and done[0].texts == ("Jibu: 13",)
+        assert backend.describe()["chat_format"] == "fold-system+merge-same-role"
+        assert "System role not supported" in backend.describe()["chat_format_source"]
+        assert [m["role"] for m in server.bodies[-1]["messages"]] == ["user", "assistant", "user"]
+        # A conversation no adaptation can fix: the row's error quotes the template.
+        (bad,) = backend.generate(
+            [Request("c", messages=(Message("assistant", "Sannu"), Message("user", "Labari")))]
+        )
+        assert "'Conversation roles must alternate" in bad.error
+        assert "adaptation tried: fold-system+merge-same-role" in bad.error
+    finally:
+        backend.close()
+
+
+def test_openai_backend_keeps_a_servers_reasoning_apart_and_splits_think_blocks() -> None:
+    from xprompt.types import Request
+
+    for server, thinking in (
+        (TemplateServer("qwen3", reasoning="Fikiria kwanza."), "Fikiria kwanza."),
+        (TemplateServer("qwen3", reply="<think>Let me see.</think>\n\nJibu: 13"), "Let me see."),
+    ):
+        backend = openai_backend(server)
+        try:
+            (done,) = backend.generate([Request("a", messages=CONVERSATION[1:2])])
+        finally:
+            backend.close()
+        assert done.texts == ("Jibu: 13",) and done.reasoning == (thinking,)

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from xprompt import languages
 from xprompt.backends.base import Backend
+from xprompt.chat_format import reasoning_fields
 from xprompt.errors import ConfigError, UnknownLanguageError
 from xprompt.langid.config import LangidConfig
 from xprompt.types import Completion, LangCheck, Message, Request, StepOutput
@@ -163,7 +164,7 @@ class Guard:
             for state in states:
                 state.rerank()
         return [
-            state.step_output(name, request, lang)
+            state.step_output(name, request, lang, self.checker)
             for state, request, lang, name in zip(states, requests, langs, steps, strict=True)
         ]
 
@@ -218,6 +219,7 @@ class _State:
     def __init__(self, completion: Completion, checks: list[LangCheck]) -> None:
         self.completion = completion
         self.texts = list(completion.texts)
+        self.reasoning = list(completion.reasoning)
         self.checks = checks
         self.prompt_tokens = completion.prompt_tokens
         self.completion_tokens = completion.completion_tokens
@@ -239,6 +241,9 @@ class _State:
             for j, (old, new) in enumerate(zip(self.checks, checks, strict=False)):
                 if old.verdict == "off" and _RANK[new.verdict] > _RANK[old.verdict]:
                     self.texts[j] = completion.texts[j]
+                    if self.reasoning or completion.reasoning:
+                        self.reasoning = _padded(self.reasoning, len(self.texts))
+                        self.reasoning[j] = _padded(list(completion.reasoning), len(self.texts))[j]
                     self.checks[j] = new
                     replaced.append(j)
             record["verdicts"] = [c.verdict for c in checks]
@@ -252,11 +257,16 @@ class _State:
             return
         order = sorted(range(len(self.checks)), key=lambda j: (_rank_key(self.checks[j]), j))
         self.texts = [self.texts[j] for j in order]
+        if self.reasoning:
+            self.reasoning = [self.reasoning[j] for j in order]
         self.checks = [self.checks[j] for j in order]
         self.evidence = {"policy": "rerank", "order": order}
 
-    def step_output(self, step: str, request: Request, lang: str | None) -> StepOutput:
+    def step_output(
+        self, step: str, request: Request, lang: str | None, checker: Any = None
+    ) -> StepOutput:
         return StepOutput(
+            **reasoning_fields(self.reasoning, lang, checker),
             step=step,
             prompt_digest=request.digest(),
             texts=tuple(self.texts),
@@ -267,6 +277,10 @@ class _State:
             error=self.completion.error,
             guard=self.evidence,
         )
+
+
+def _padded(values: list[str | None], n: int) -> list[str | None]:
+    return [*values, *([None] * (n - len(values)))][:n]
 
 
 def _rank_key(check: LangCheck) -> tuple[int, float]:
