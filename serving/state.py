@@ -72,13 +72,23 @@ class ServerState:
             model_name=served_name(config, engine),
         )
 
+    def chat_format(self) -> str:
+        """How conversations are adapted to the model's chat template (``native``: not at all)."""
+        return _chat_label(self.engine)
+
     def signature(self, sampling: str) -> str:
         """Everything that can change a reply, as one string (like a run signature)."""
         translator = self.translator.signature() if self.translator is not None else "none"
         return (
-            f"xprompt-serve:{__version__}|model={self.engine.model_id}|sampling={sampling}|"
+            f"xprompt-serve:{__version__}|model={self.engine.model_id}|chat={self.chat_format()}|"
+            f"sampling={sampling}|"
             f"{self.policy.signature()}|translator={translator}|{self.checker.signature()}"
         )
+
+
+def _chat_label(engine: ChatEngine) -> str:
+    found = engine.describe().get("chat_format")
+    return str(found) if found else "native"
 
 
 def served_name(config: ServeConfig, engine: ChatEngine) -> str:

@@ -338,14 +338,17 @@ THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
 
-def split_reasoning(text: str) -> tuple[str | None, str]:
+def split_reasoning(text: str, *, opened: bool = False) -> tuple[str | None, str]:
     """``(thinking, answer)`` of a generated text; thinking None when there is none.
 
     ``<think>...</think>answer``; also ``...</think>answer`` (the template put
-    ``<think>`` in the prompt, as DeepSeek-R1 distills and Qwen3 do), and an
-    unclosed ``<think>...`` (thinking ran out of tokens: no answer).
+    ``<think>`` in the prompt, as DeepSeek-R1 distills do), and an unclosed
+    ``<think>...`` (thinking ran out of tokens: no answer). ``opened``: the
+    prompt opened the thinking, so a text without ``</think>`` is all thinking.
     """
     stripped = text.lstrip()
+    if opened and THINK_CLOSE not in text:
+        return text.strip(), ""
     if THINK_CLOSE in text:
         head, _, answer = text.partition(THINK_CLOSE)
         thinking = head.split(THINK_OPEN, 1)[1] if THINK_OPEN in head else head
@@ -353,3 +356,20 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
     if stripped.startswith(THINK_OPEN):
         return stripped[len(THINK_OPEN) :].strip(), ""
     return None, text
+
+
+def reasoning_fields(
+    reasoning: Sequence[str | None], lang: str | None, checker: Callable[[str, str], Any] | None
+) -> dict[str, Any]:
+    """``reasoning`` and ``reasoning_checks`` of a :class:`StepOutput`: each thinking checked on its own.
+
+    The answer's check (``checks``) never looks at the thinking; this one records
+    which language the model thought in (against ``lang``, when there is one).
+    """
+    if not any(r is not None for r in reasoning):
+        return {}
+    checks = tuple(
+        checker(r, lang) if r and lang is not None and checker is not None else None
+        for r in reasoning
+    )
+    return {"reasoning": tuple(reasoning), "reasoning_checks": checks}

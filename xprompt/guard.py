@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from xprompt import languages
 from xprompt.backends.base import Backend
+from xprompt.chat_format import reasoning_fields
 from xprompt.errors import ConfigError, UnknownLanguageError
 from xprompt.langid.config import LangidConfig
 from xprompt.langid.text import normalize
@@ -199,7 +200,7 @@ class Guard:
             for state in states:
                 state.rerank()
         return [
-            state.step_output(name, request, lang)
+            state.step_output(name, request, lang, self.checker)
             for state, request, lang, name in zip(states, requests, langs, steps, strict=True)
         ]
 
@@ -259,6 +260,7 @@ class _State:
     ) -> None:
         self.completion = completion
         self.texts = list(completion.texts)
+        self.reasoning = list(completion.reasoning)
         self.checks = checks
         self.bad = bad
         self.prompt_tokens = completion.prompt_tokens
@@ -302,6 +304,9 @@ class _State:
             for j, (old, new) in enumerate(zip(self.checks, checks, strict=False)):
                 if self.bad(old) and _RANK[new.verdict] > _RANK[old.verdict]:
                     self.texts[j] = completion.texts[j]
+                    if self.reasoning or completion.reasoning:
+                        self.reasoning = _padded(self.reasoning, len(self.texts))
+                        self.reasoning[j] = _padded(list(completion.reasoning), len(self.texts))[j]
                     self.checks[j] = new
                     replaced.append(j)
             record["verdicts"] = [c.verdict for c in checks]
@@ -317,14 +322,19 @@ class _State:
             range(len(self.checks)), key=lambda j: (_rank_key(self.checks[j], self.bad), j)
         )
         self.texts = [self.texts[j] for j in order]
+        if self.reasoning:
+            self.reasoning = [self.reasoning[j] for j in order]
         self.checks = [self.checks[j] for j in order]
         self.evidence = {"policy": "rerank", "order": order}
 
-    def step_output(self, step: str, request: Request, lang: str | None) -> StepOutput:
+    def step_output(
+        self, step: str, request: Request, lang: str | None, checker: Any = None
+    ) -> StepOutput:
         evidence = self.evidence
         if self.trimmed:
             evidence = {**(evidence or {"policy": "trim"}), "trimmed": self.trimmed}
         return StepOutput(
+            **reasoning_fields(self.reasoning, lang, checker),
             step=step,
             prompt_digest=request.digest(),
             texts=tuple(self.texts),
@@ -335,6 +345,10 @@ class _State:
             error=self.completion.error,
             guard=evidence,
         )
+
+
+def _padded(values: list[str | None], n: int) -> list[str | None]:
+    return [*values, *([None] * (n - len(values)))][:n]
 
 
 def _rank_key(

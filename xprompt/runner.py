@@ -10,6 +10,7 @@ starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -251,16 +252,28 @@ class _BackendRaised(Exception):
 
 
 class _CheckedBackend:
-    """Wraps a backend to enforce the same-length, same-order contract."""
+    """Wraps a backend to enforce the same-length, same-order contract.
 
-    def __init__(self, inner: Backend) -> None:
+    ``template_kwargs``: the run's chat-template keyword arguments, put on every
+    chat request (so a shared engine, e.g. an eval's, serves each run with its own).
+    """
+
+    def __init__(self, inner: Backend, template_kwargs: Mapping[str, Any] | None = None) -> None:
         self.inner = inner
+        self.template_kwargs = tuple(sorted((template_kwargs or {}).items()))
 
     @property
     def model_id(self) -> str:
         return self.inner.model_id
 
     def generate(self, requests):  # type: ignore[no-untyped-def]
+        if self.template_kwargs:
+            requests = [
+                dataclasses.replace(r, chat_template_kwargs=self.template_kwargs)
+                if r.messages is not None and not r.chat_template_kwargs
+                else r
+                for r in requests
+            ]
         try:
             completions = self.inner.generate(requests)
         except Exception as exc:  # the backend failed as a whole: not one row's fault
@@ -313,7 +326,11 @@ def _execute(
     if backend is None and needs_model:
         owned = backend = factory.make_backend(config.engine, prepared.model)
         engine_start_s = time.perf_counter() - started
-    checked = _CheckedBackend(backend) if backend is not None else None
+    checked = (
+        _CheckedBackend(backend, config.engine.chat_template_kwargs)
+        if backend is not None
+        else None
+    )
     try:
         with data.RecordWriter(config.output) as writer:
             for chunk in chunks(pending, config.chunk_size):

@@ -169,6 +169,9 @@ class Completion:
     completion_tokens: int = 0
     finish_reasons: tuple[str, ...] = ()
     error: str | None = None
+    #: A reasoning model's thinking per sample (None where it did not think), kept apart
+    #: from ``texts``, which hold the answers; empty when no sample thought.
+    reasoning: tuple[str | None, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -279,6 +282,10 @@ class StepOutput:
     checks: tuple[LangCheck, ...] = ()
     error: str | None = None
     guard: Mapping[str, Any] | None = None
+    #: A reasoning model's thinking per text (None where there was none), apart from ``texts``.
+    reasoning: tuple[str | None, ...] = ()
+    #: The language check of each thinking (against ``lang``: it records what the model thought in).
+    reasoning_checks: tuple[LangCheck | None, ...] = ()
 
     def __post_init__(self) -> None:
         if self.guard is not None:
@@ -300,6 +307,11 @@ class StepOutput:
             out["error"] = self.error
         if self.guard is not None:
             out["guard"] = dict(self.guard)
+        if self.reasoning:
+            out["reasoning"] = list(self.reasoning)
+            out["reasoning_checks"] = [
+                c.to_dict() if c is not None else None for c in self.reasoning_checks
+            ]
         return out
 
 

@@ -91,6 +91,7 @@ class Attempt:
     task: asyncio.Task[None] | None = None
     texts: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    reasoning: list[str | None] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     source_text: str | None = None  # pivot: the pivot-language answer that was translated
@@ -113,6 +114,8 @@ class ChoiceState:
     pivot_source: str | None = None
     text: str = ""
     reason: str = ""
+    reasoning: str | None = None
+    reasoning_check: LangCheck | None = None
 
     @property
     def retries(self) -> int:
@@ -136,6 +139,10 @@ class ChoiceState:
             out["pivot_error"] = self.pivot_error
         if self.pivot_source is not None:
             out["pivot_source"] = self.pivot_source
+        if self.reasoning is not None:
+            out["reasoning_check"] = (
+                self.reasoning_check.to_dict() if self.reasoning_check is not None else None
+            )
         return out
 
 
@@ -171,6 +178,7 @@ class ReplyRun:
         stream: bool,
         hold_letters: int,
         timeout_s: float | None = None,
+        chat_template_kwargs: tuple[tuple[str, Any], ...] = (),
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -183,6 +191,7 @@ class ReplyRun:
         self.stream = stream
         self.hold_letters = hold_letters
         self.timeout_s = timeout_s
+        self.chat_template_kwargs = chat_template_kwargs
         self.attempts: list[Attempt] = []
         self.choices = [ChoiceState(i, current=0) for i in range(sampling.n)]
         self._queue: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
@@ -240,6 +249,7 @@ class ReplyRun:
             f"{self.request_id}-{no}",
             messages=self.policy.messages(self.conversation, self.plan.lang, kind),
             sampling=sampling,
+            chat_template_kwargs=self.chat_template_kwargs,
         )
 
     def _launch(self, kind: AttemptKind, choices: tuple[int, ...], sampling: Sampling) -> Attempt:
@@ -300,6 +310,7 @@ class ReplyRun:
             attempt.completion_tokens = snapshot.completion_tokens
             attempt.texts = list(snapshot.texts)
             attempt.reasons = list(snapshot.finish_reasons)
+            attempt.reasoning = list(snapshot.reasoning)
         events: list[Event] = []
         for index in attempt.choices:
             choice = self.choices[index]
@@ -371,6 +382,11 @@ class ReplyRun:
             events.append(DeltaEvent(choice.index, delta))
         if finished:
             choice.text, choice.reason = text, reason
+            if attempt.reasoning and attempt.reasoning[sample] is not None:
+                # The thinking is checked on its own: which language the model thought in.
+                choice.reasoning = attempt.reasoning[sample]
+                if self.plan.lang is not None and choice.reasoning:
+                    choice.reasoning_check = self.checker(choice.reasoning, self.plan.lang)
             if choice.final is None and self.plan.check and self.plan.lang is not None:
                 choice.final = self.checker(text, self.plan.lang)
             choice.phase = "done"

@@ -162,7 +162,13 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
     user: Text | None = None
+    #: Keyword arguments of the model's chat template (``{"enable_thinking": false}``), as vLLM takes them.
+    chat_template_kwargs: dict[str, Any] | None = None
     xprompt: XpromptRequestOptions | None = None
+
+    def template_kwargs(self) -> tuple[tuple[str, Any], ...]:
+        """``chat_template_kwargs`` as the hashable pairs a :class:`Request` carries."""
+        return tuple(sorted((self.chat_template_kwargs or {}).items()))
 
     @field_validator("stop")
     @classmethod
@@ -248,6 +254,8 @@ class Usage(BaseModel):
 class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
+    #: A reasoning model's thinking, apart from the answer (as vLLM's server returns it).
+    reasoning: str | None = None
 
 
 class Choice(BaseModel):

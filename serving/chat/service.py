@@ -91,6 +91,7 @@ class ChatService:
         probe = Request(
             f"{request_id}-probe",
             messages=state.policy.messages(conversation, plan.lang, plan.first_attempt),
+            chat_template_kwargs=body.template_kwargs(),
         )
         run = ReplyRun(
             engine=state.engine,
@@ -104,6 +105,7 @@ class ChatService:
             stream=body.stream,
             hold_letters=hold,
             timeout_s=state.config.limits.request_timeout_s,
+            chat_template_kwargs=body.template_kwargs(),
         )
         context = _Context(request_id, state.model_name, reply, body, run, access)
         if body.stream:
@@ -211,7 +213,11 @@ class ChatService:
             id=ctx.request_id,
             model=ctx.model,
             choices=[
-                Choice(index=i, message=ResponseMessage(content=t), finish_reason=reasons[i])
+                Choice(
+                    index=i,
+                    message=ResponseMessage(content=t, reasoning=ctx.run.choices[i].reasoning),
+                    finish_reason=reasons[i],
+                )
                 for i, t in enumerate(texts)
             ],
             usage=ctx.usage(),
@@ -267,7 +273,11 @@ class ChatService:
                 elif isinstance(event, FinishEvent):
                     finished += 1
                     extension = self._outcome(ctx) if finished == n else None
-                    yield chunks.write([_choice(event.index, {}, event.reason)], xprompt=extension)
+                    thinking = ctx.run.choices[event.index].reasoning
+                    delta = {"reasoning": thinking} if thinking is not None else {}
+                    yield chunks.write(
+                        [_choice(event.index, delta, event.reason)], xprompt=extension
+                    )
             options = ctx.body.stream_options
             if options is not None and options.include_usage:
                 yield chunks.write([], usage=ctx.usage().model_dump())
@@ -285,6 +295,7 @@ class ChatService:
             "lang_source": ctx.reply.source,
             "detected": {"lang": ctx.reply.detected, "confidence": round(ctx.reply.confidence, 4)},
             **run.outcome(),
+            "chat_format": self.state.chat_format(),
             "ignored_fields": ctx.body.ignored_fields(),
             "signature": self.state.signature(run.sampling.signature()),
         }

@@ -138,6 +138,33 @@ class _VLLMEngine:
         self._chat_template = _read_chat_template(chat_template)
         self._template_kwargs = dict(chat_template_kwargs or {})
         self.chat_format: ChatFormat | None = self._probe_chat_format()
+        vocab = self._tokenizer.get_vocab()
+        #: ``<think>`` and ``</think>``'s ids when the model is a reasoning model (has ``</think>``).
+        self._think_ids: tuple[int, int] | None = (
+            (vocab.get(chat_format.THINK_OPEN, -1), vocab[chat_format.THINK_CLOSE])
+            if chat_format.THINK_CLOSE in vocab
+            else None
+        )
+
+    def split_reasoning(
+        self, texts: Sequence[str], prompt_ids: Sequence[int]
+    ) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+        """The answers and the thinking of a reasoning model's texts (``()`` for other models).
+
+        When the prompt itself ends by opening ``<think>`` (the template's
+        generation prompt), a text without ``</think>`` is all thinking so far.
+        """
+        if self._think_ids is None:
+            return tuple(texts), ()
+        tail = list(prompt_ids[-8:])
+        last = {
+            i: max((j for j, t in enumerate(tail) if t == i), default=-1) for i in self._think_ids
+        }
+        opened = last[self._think_ids[0]] > last[self._think_ids[1]]
+        split = [chat_format.split_reasoning(t, opened=opened) for t in texts]
+        if not any(thinking is not None for thinking, _ in split):
+            return tuple(texts), ()
+        return tuple(answer for _, answer in split), tuple(thinking for thinking, _ in split)
 
     def _probe_chat_format(self) -> ChatFormat | None:
         """What the model's chat template accepts (None: no template, or it renders nothing)."""
@@ -382,8 +409,22 @@ class VLLMBackend(_VLLMEngine):
         except Exception as exc:
             raise generation_failure(exc) from exc
         return [
-            _completion(request, output) for request, output in zip(requests, outputs, strict=True)
+            self._completion(request, output)
+            for request, output in zip(requests, outputs, strict=True)
         ]
+
+    def _completion(self, request: Request, output: Any) -> Completion:
+        samples = sorted(output.outputs, key=lambda o: o.index)
+        prompt_ids = list(output.prompt_token_ids or ())
+        texts, reasoning = self.split_reasoning([s.text for s in samples], prompt_ids)
+        return Completion(
+            request_id=request.id,
+            texts=texts,
+            prompt_tokens=len(prompt_ids),
+            completion_tokens=sum(len(s.token_ids) for s in samples),
+            finish_reasons=tuple(str(s.finish_reason) for s in samples),
+            reasoning=reasoning,
+        )
 
 
 def generation_failure(exc: Exception) -> BackendError:
@@ -397,17 +438,6 @@ def generation_failure(exc: Exception) -> BackendError:
             "the vLLM engine died while generating (its engine core process exited or was killed)"
         )
     return BackendError(f"vLLM failed while generating: {type(exc).__name__}: {exc}")
-
-
-def _completion(request: Request, output: Any) -> Completion:
-    samples = sorted(output.outputs, key=lambda o: o.index)
-    return Completion(
-        request_id=request.id,
-        texts=tuple(s.text for s in samples),
-        prompt_tokens=len(output.prompt_token_ids or ()),
-        completion_tokens=sum(len(s.token_ids) for s in samples),
-        finish_reasons=tuple(str(s.finish_reason) for s in samples),
-    )
 
 
 def _read_chat_template(value: str | None) -> str | None:
@@ -598,12 +628,14 @@ class AsyncVLLMBackend(_VLLMEngine):
                     tokens[sample.index] = len(sample.token_ids)
                     if sample.finish_reason is not None:
                         reasons[sample.index] = str(sample.finish_reason)
+                answers, reasoning = self.split_reasoning(texts, ids)
                 yield Completion(
                     request.id,
-                    texts=tuple(texts),
+                    texts=answers,
                     prompt_tokens=len(ids),
                     completion_tokens=sum(tokens),
                     finish_reasons=tuple(reasons),
+                    reasoning=reasoning,
                 )
         except _rejection_types() as exc:
             yield Completion(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from xprompt.backends.base import Backend
+from xprompt.chat_format import reasoning_fields
 from xprompt.types import Completion, Example, LangCheck, Prediction, Request, StepOutput
 
 #: ``check(text, expected_lang) -> LangCheck``: the off-target check a strategy applies to its texts.
@@ -51,6 +52,7 @@ def step_output(
     if lang is not None and checker is not None and completion.ok:
         checks = tuple(checker(text, lang) for text in completion.texts)
     return StepOutput(
+        **reasoning_fields(completion.reasoning, lang, checker),
         step=step,
         prompt_digest=request.digest(),
         texts=completion.texts,

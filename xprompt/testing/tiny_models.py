@@ -13,12 +13,14 @@ returns the path.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Bump when the builder's output changes, so caches are rebuilt.
 TINY_LLAMA_VERSION = 1
@@ -262,15 +264,19 @@ def family(name: str) -> ModelFamily:
 
 
 def build_tiny_family(
-    out_dir: str | os.PathLike[str], name: str, *, seed: int = 0, emit: str | None = None
+    out_dir: str | os.PathLike[str], name: str, *, seed: int = 0, says: str | None = None
 ) -> Path:
     """Write a tiny random-weight Llama-shaped model carrying family ``name``'s chat format.
 
     Same network as :func:`build_tiny_llama`; the tokenizer has the family's
     special tokens, ``bos``/``eos``, real chat template, and the model's
-    ``generation_config.json`` lists the family's eos ids. ``emit`` (a token)
-    makes the weights degenerate: every step's greedy choice is that token
-    (for testing which tokens end a generation).
+    ``generation_config.json`` lists the family's eos ids.
+
+    ``says`` (a short text) rewires the embeddings and output layer (the
+    transformer layers add nothing): whatever the prompt, the model emits the
+    tokens of ``says`` and then the family's end-of-turn token, never its
+    first eos. A generation that ignores the model's eos list runs on past it
+    (the end-of-turn token again and again), so this tests stop tokens.
     """
     import torch
     import transformers
@@ -320,30 +326,59 @@ def build_tiny_family(
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config).to(torch.bfloat16)
-    if emit is not None:
-        target = tokenizer.convert_tokens_to_ids(emit)
-        with torch.no_grad():
-            for layer in model.model.layers:  # every layer adds nothing to the residual stream
-                layer.self_attn.o_proj.weight.zero_()
-                layer.mlp.down_proj.weight.zero_()
-            model.model.embed_tokens.weight.fill_(0.1)  # so the last hidden state is constant
-            model.lm_head.weight.zero_()
-            model.lm_head.weight[target].fill_(1.0)
+    if says is not None:
+        _wire_chain(model, [*tokenizer.encode(says, add_special_tokens=False), eos_ids[-1]])
+        if fam.eos.index(fam.turn_end) != len(fam.eos) - 1:
+            raise ValueError(f"family {name}: the end-of-turn token must be its last eos")
     model.generation_config.bos_token_id = tokenizer.bos_token_id
     model.generation_config.eos_token_id = eos_ids if len(eos_ids) > 1 else eos_ids[0]
     model.save_pretrained(out, safe_serialization=True)
     return out
 
 
+def _wire_chain(model: Any, chain: list[int]) -> None:
+    """Make ``model`` emit ``chain`` greedily after any prompt (the layers become no-ops).
+
+    Every token embeds along dimension 0, except ``chain[i]`` along dimension
+    ``i + 1``; the output row of ``chain[i]`` reads dimension ``i``. So the
+    prompt's last token selects ``chain[0]``, which selects ``chain[1]``, and so on.
+    """
+    import torch
+
+    hidden = model.config.hidden_size
+    if len(chain) >= hidden or len(set(chain)) != len(chain):
+        raise ValueError("the text must be fewer distinct tokens than the hidden size")
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embed = model.model.embed_tokens.weight
+        embed.zero_()
+        embed[:, 0] = 0.1
+        head = model.lm_head.weight
+        head.zero_()
+        for i, token in enumerate(chain):
+            head[token, i] = 4.0
+            if i + 1 < len(chain):
+                embed[token].zero_()
+                embed[token, i + 1] = 0.1
+
+
+#: What the "says" variants of the family models emit (English: off-target for other languages).
+SAYS = "The committee met on Tuesday"
+
+
 def ensure_tiny_family(
-    name: str, cache_dir: str | os.PathLike[str] | None = None, *, emit: str | None = None
+    name: str, cache_dir: str | os.PathLike[str] | None = None, *, says: str | None = None
 ) -> Path:
-    """Path of the cached tiny model of family ``name``, building it first if needed."""
+    """Path of the cached tiny model of family ``name`` (``says``: the degenerate variant)."""
     family(name)  # a clear error for an unknown name
-    suffix = "" if emit is None else "-emits-" + "".join(c for c in emit if c.isalnum())
+    suffix = "" if says is None else "-says"
+    if says is not None and says != SAYS:
+        suffix += "-" + hashlib.sha256(says.encode()).hexdigest()[:8]
     return ensure_built(
         f"tiny-{name}{suffix}-v{TINY_FAMILY_VERSION}",
-        lambda out: build_tiny_family(out, name, emit=emit),
+        lambda out: build_tiny_family(out, name, says=says),
         cache_dir,
     )
 
