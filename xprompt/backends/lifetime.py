@@ -1,41 +1,43 @@
 """Engine processes die with the xprompt process that started them, whatever kills it.
 
-vLLM runs its engine core (and, with several GPUs, its workers) in child
-processes. When ``xprompt run`` or ``xprompt serve`` dies by a signal it cannot
-catch (``SIGKILL``, the OOM killer), nothing in vLLM stops those children: they
-are reparented to init and keep the accelerator's memory, so the resume that
-the README promises fails until someone kills them by hand.
+vLLM runs its engine core (and its workers) in child processes, started with
+multiprocessing's ``spawn`` method on a CPU and often on a GPU. When
+``xprompt run`` or ``xprompt serve`` dies by a signal it cannot catch
+(``SIGKILL``, the OOM killer), nothing in vLLM stops those children: they are
+reparented to init and keep their memory (on a GPU, the accelerator's), so the
+resume the README promises fails until someone kills them by hand.
 
-:func:`bind_engine_children` is called before an engine starts. From then on
-every child process is tied to its parent:
+:func:`bind_engine_children` is called before an engine starts. It starts a
+*reaper*: a small process (``python -m xprompt.backends.lifetime PID``) that
+holds the read end of a pipe whose write end only the xprompt process holds.
+While xprompt lives the reaper records its descendants (from ``/proc``, every
+half second); when xprompt dies by any signal the kernel closes the pipe, the
+reaper reads end-of-file at once and SIGKILLs every recorded descendant that is
+still the same process (its start time is checked, so a reused pid is spared),
+then exits. A normal exit finds nothing left to kill.
 
-- a child *forked* from the main thread gets ``PR_SET_PDEATHSIG = SIGKILL``
-  (Linux ``prctl``), so the kernel kills it the moment its parent dies;
-- a child forked from another thread (the parent-death signal follows the
-  forking *thread*, which may end long before the process) gets a watchdog
-  thread that kills it within half a second of its parent's death;
-- a child *spawned* by multiprocessing (vLLM's ``spawn`` start method, used
-  once CUDA is initialised) re-imports ``xprompt`` as its main module, and
-  ``xprompt/__init__.py`` calls :func:`bind_spawned_child`, which does the same.
-
-Grandchildren (workers started by the engine core) inherit the fork hook, so
-the whole tree goes down link by link. Elsewhere than Linux this is a no-op.
+Children *forked* (not spawned) from the main thread also get
+``PR_SET_PDEATHSIG = SIGKILL``, and close their copy of the pipe, so the reaper
+is not kept waiting by them. Elsewhere than Linux this is a no-op.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import select
 import signal
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
-#: Set (to the owner's pid) once an engine is bound; spawned children read it.
-OWNER_ENV = "XPROMPT_ENGINE_OWNER"
 _PR_SET_PDEATHSIG = 1
-_WATCH_INTERVAL_S = 0.5
+#: How often the reaper records the owner's descendants.
+SCAN_INTERVAL_S = 0.5
 
-_bound = False
+_reaper: subprocess.Popen[bytes] | None = None
 _fork_state: dict[str, object] = {}
 
 
@@ -48,57 +50,94 @@ def _set_parent_death_signal() -> bool:
         return False
 
 
-def _watch_parent(parent: int) -> None:
-    """A daemon thread that kills this process once ``parent`` is no longer its parent."""
-
-    def watch() -> None:
-        stop = threading.Event()
-        while not stop.wait(_WATCH_INTERVAL_S):
-            if os.getppid() != parent:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    threading.Thread(target=watch, name="xprompt-parent-watch", daemon=True).start()
-
-
-def tie_to_parent(parent: int, *, from_main_thread: bool) -> None:
-    """Make this (child) process die when ``parent`` dies; exit now if it is already gone."""
-    if not (from_main_thread and _set_parent_death_signal()):
-        _watch_parent(parent)
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
-
-
 def _before_fork() -> None:
     _fork_state["pid"] = os.getpid()
     _fork_state["main"] = threading.current_thread() is threading.main_thread()
 
 
 def _after_fork_in_child() -> None:
-    parent = _fork_state.get("pid")
-    if isinstance(parent, int):
-        tie_to_parent(parent, from_main_thread=bool(_fork_state.get("main")))
+    global _reaper
+    if _reaper is not None and _reaper.stdin is not None:
+        # Only the owner may hold the pipe open, or its death would go unnoticed.
+        with contextlib.suppress(OSError):
+            os.close(_reaper.stdin.fileno())
+        _reaper = None
+    # The parent-death signal follows the forking *thread*: arm it only for the main thread's.
+    if _fork_state.get("main") and _set_parent_death_signal():
+        if os.getppid() != _fork_state.get("pid"):  # the parent died before it was armed
+            os._exit(1)
 
 
 def bind_engine_children() -> None:
-    """Tie every child process started from now on (fork or spawn) to its parent's life."""
-    global _bound
+    """Make sure every process this one starts from now on dies with it (idempotent)."""
+    global _reaper
     if not sys.platform.startswith("linux"):
         return
-    os.environ[OWNER_ENV] = str(os.getpid())
-    if not _bound:
+    if _reaper is not None and _reaper.poll() is None:
+        return
+    if _reaper is None:
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-        _bound = True
+    _reaper = subprocess.Popen(
+        [sys.executable, "-m", "xprompt.backends.lifetime", str(os.getpid())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+    )
 
 
-def bind_spawned_child() -> None:
-    """In a multiprocessing ``spawn`` child of a bound process: tie it to its parent too."""
-    if not sys.platform.startswith("linux") or not os.environ.get(OWNER_ENV):
-        return
-    if "--multiprocessing-fork" not in sys.argv:
-        return
-    global _bound
-    # The spawning thread is unknown here: the watchdog is right whatever it was.
-    _watch_parent(os.getppid())
-    if not _bound:
-        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-        _bound = True
+# -- the reaper ------------------------------------------------------------------------------
+
+
+def _start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[19]) if fields[0] != "Z" else None
+
+
+def descendants(pid: int) -> dict[int, int]:
+    """Every live descendant of ``pid``: ``{pid: start time}``."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: dict[int, int] = {}
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            start = _start_time(child)
+            if start is not None:
+                found[child] = start
+                todo.append(child)
+    return found
+
+
+def reap(owner: int) -> None:
+    """Record ``owner``'s descendants until stdin closes (the owner died), then kill them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the owner, which shuts down itself
+    me = os.getpid()
+    known: dict[int, int] = {}
+    while True:
+        ready, _, _ = select.select([0], [], [], SCAN_INTERVAL_S)
+        if ready and not os.read(0, 4096):
+            break
+        known.update(descendants(owner))
+        known.pop(me, None)
+    for pid, start in known.items():
+        if _start_time(pid) == start:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    reap(int(sys.argv[1]))

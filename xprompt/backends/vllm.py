@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -280,7 +282,32 @@ class VLLMBackend(_VLLMEngine):
     def _start(self, model: str, options: dict[str, Any]) -> Any:
         self._llm = self._vllm.LLM(model, **options)
         self._params_cache: dict[tuple[Sampling, Constraint | None], Any] = {}
+        self._watch_engine_core()
         return self._llm
+
+    def _watch_engine_core(self) -> None:
+        """Make a dead engine core raise instead of hanging ``generate``.
+
+        vLLM 0.32's sync client notices a dead engine core (its liveness monitor sets
+        ``engine_dead``) but then shuts its output thread down without waking the caller,
+        which waits for outputs forever. This thread hands the waiting call vLLM's own
+        ``EngineDeadError`` instead, so a killed engine stops the run with a message.
+        """
+        core = getattr(getattr(self._llm, "llm_engine", None), "engine_core", None)
+        resources = getattr(core, "resources", None)
+        outputs = getattr(core, "outputs_queue", None)
+        if resources is None or outputs is None:  # in-process engine core: nothing to watch
+            return
+        from vllm.v1.engine.exceptions import EngineDeadError
+
+        def watch() -> None:
+            while getattr(self, "_llm", None) is not None:
+                if getattr(resources, "engine_dead", False):
+                    outputs.put_nowait(EngineDeadError())
+                    return
+                time.sleep(0.5)
+
+        threading.Thread(target=watch, name="xprompt-engine-watch", daemon=True).start()
 
     # -- protocol ----------------------------------------------------------------
 

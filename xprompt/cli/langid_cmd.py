@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from xprompt.cli import app, err_console, out_console
+from xprompt.data import surrogate_problem
 from xprompt.errors import ConfigError, DataError, UnknownLanguageError
 
 langid_app = typer.Typer(
@@ -164,8 +165,17 @@ def _rows(source: str, field: str | None, id_field: str) -> Iterator[dict[str, A
             out["error"] = f"{name} line {number}: not valid JSON ({exc.msg})"
             yield out
             continue
+        except RecursionError:
+            out["error"] = f"{name} line {number}: not valid JSON (nested too deeply)"
+            yield out
+            continue
         if not isinstance(row, dict):
             out["error"] = f"{name} line {number}: a JSON object was expected"
+            yield out
+            continue
+        problem = surrogate_problem(row)
+        if problem is not None:
+            out["error"] = f"{name} line {number}: {problem}"
             yield out
             continue
         if id_field in row:
