@@ -8,9 +8,10 @@ error, not a failed startup) and hands them over; tests pass engines of their ow
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,6 +27,10 @@ from serving.page.router import router as page_router
 from serving.pivot import PivotTranslator, build_translator
 from serving.state import ServerState
 from xprompt import __version__
+from xprompt.errors import EngineDiedError
+
+#: Seconds between the engine watch's health checks.
+ENGINE_WATCH_S = 1.0
 
 log = logging.getLogger("xprompt.serving")
 
@@ -36,11 +41,16 @@ def create_app(
     engine: ChatEngine | None = None,
     translator: PivotTranslator | None = None,
     owned: bool = False,
+    on_engine_death: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The chat server for ``config``; ``engine``/``translator`` given here are used, not built.
 
     What the app builds itself it also closes when it stops; an engine or translator
-    passed in stays the caller's unless ``owned`` hands it over.
+    passed in stays the caller's unless ``owned`` hands it over. A watch checks the
+    engine's health every ``ENGINE_WATCH_S`` seconds; once it is dead (its process
+    killed or crashed), ``/health`` answers 503, every request fails fast with a
+    503 ``engine_dead`` error, and ``on_engine_death(reason)`` is called once
+    (``xprompt serve`` stops and exits with code 4 for its supervisor to restart it).
     """
     holder: dict[str, Any] = {}
 
@@ -57,11 +67,14 @@ def create_app(
         holder["engine"] = active
         active_translator = translator
         own_translator = translator is not None and owned
+        watch: asyncio.Task[None] | None = None
         try:
             if active_translator is None and config.policy.translator:
                 active_translator = build_translator(config.policy.translator, active)
                 own_translator = True
             app.state.server = ServerState.build(config, active, active_translator, metrics)
+            app.state.server.on_engine_death = on_engine_death
+            watch = asyncio.create_task(_watch_engine(app.state.server))
             log.info(
                 "ready on http://%s:%s, serving '%s' (%s)",
                 config.host,
@@ -71,6 +84,8 @@ def create_app(
             )
             yield
         finally:
+            if watch is not None:
+                watch.cancel()
             app.state.server = None
             if own_translator and active_translator is not None:
                 await active_translator.aclose()
@@ -97,3 +112,14 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=config.limits.max_request_bytes)
     app.add_middleware(AccessLog, metrics=metrics, enabled=config.access_log)
     return app
+
+
+async def _watch_engine(state: ServerState) -> None:
+    """Notice an engine that died while idle (a request would notice too late for /health)."""
+    while state.engine_failure is None:
+        await asyncio.sleep(ENGINE_WATCH_S)
+        try:
+            await state.engine.check_health()
+        except EngineDiedError as exc:
+            log.error("the engine died: %s", exc.message)
+            state.engine_died(exc.message)

@@ -87,11 +87,29 @@ def field_path(loc: Sequence[str | int]) -> str:
     return out
 
 
-def validation_error(errors: Sequence[dict[str, Any]]) -> ApiError:
-    """A 400 naming every invalid field of a request body (pydantic errors)."""
+#: FastAPI's message when decoding a body fails other than by a JSON syntax error.
+_BODY_PARSE_FAILED = "There was an error parsing the body"
+
+
+def validation_error(
+    errors: Sequence[dict[str, Any]], *, content_type: str | None = None
+) -> ApiError:
+    """A 400 naming every invalid field of a request body (pydantic errors).
+
+    ``content_type``: the request's; a body refused because it was not sent as
+    JSON says so rather than "not an object".
+    """
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        return ApiError(
+            400,
+            f"the request body must be JSON sent with Content-Type: application/json (got '{media}')",
+            param="content-type",
+            code="invalid_content_type",
+        )
     parts: list[str] = []
     first_param: str | None = None
-    for err in errors:
+    for err in _without_union_noise(errors):
         if err.get("type") == "json_invalid":
             ctx = err.get("ctx") or {}
             return ApiError(
@@ -105,8 +123,45 @@ def validation_error(errors: Sequence[dict[str, Any]]) -> ApiError:
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "missing":
             message = "is required"
+        elif path == "body" and err.get("type") in ("model_attributes_type", "dict_type"):
+            got = type(err.get("input")).__name__
+            message = f"the request body must be a JSON object, got {_JSON_NAMES.get(got, got)}"
         parts.append(f"{path}: {message}")
     return ApiError(400, "; ".join(parts) or "invalid request", param=first_param)
+
+
+#: Type errors pydantic reports for the union members a value did not match.
+_UNION_MISMATCH = frozenset({"string_type", "list_type", "int_type", "float_type", "dict_type"})
+
+
+def _without_union_noise(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop "should be a valid list" for a field that failed as another union member for a reason.
+
+    ``content: "abc \\ud800"`` fails as ``str`` (lone surrogate) and as ``list``;
+    the client wants the first reason only.
+    """
+
+    def field(err: dict[str, Any]) -> str:
+        return field_path([p for p in err.get("loc", ()) if not _is_union_tag(p)])
+
+    specific = [field(e) for e in errors if e.get("type") not in _UNION_MISMATCH]
+    return [
+        e
+        for e in errors
+        if e.get("type") not in _UNION_MISMATCH
+        or not any(f == field(e) or f.startswith(field(e) + "[") for f in specific)
+    ] or list(errors)
+
+
+_JSON_NAMES = {
+    "list": "an array",
+    "str": "a string",
+    "int": "a number",
+    "float": "a number",
+    "bool": "a boolean",
+    "NoneType": "null",
+    "bytes": "raw bytes",
+}
 
 
 def _is_union_tag(part: str | int) -> bool:
@@ -127,7 +182,9 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_error(exc.errors()).response()
+        return validation_error(
+            exc.errors(), content_type=request.headers.get("content-type")
+        ).response()
 
     @app.exception_handler(XPromptError)
     async def _xprompt(request: Request, exc: XPromptError) -> JSONResponse:
@@ -141,6 +198,10 @@ def install_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
         code = "request_too_large" if exc.status_code == 413 else None
+        if exc.status_code == 400 and message == _BODY_PARSE_FAILED:
+            # FastAPI's decoder failed past JSON syntax: nesting too deep for the parser.
+            message = "the request body could not be parsed as JSON (nested too deeply?)"
+            code = "invalid_json"
         return JSONResponse(
             error_body(exc.status_code, message, code=code),
             status_code=exc.status_code,

@@ -117,7 +117,7 @@ class LanguagePolicy:
         self, check: LangCheck | None, *, kind: AttemptKind, direct_attempts: int, plan: ChoicePlan
     ) -> Step:
         """What to do after an attempt of ``kind`` was checked (``direct_attempts`` made so far)."""
-        if check is None or check.verdict != "off":
+        if check is None or check.verdict not in ("off", "mixed"):  # mixed: an off line (preamble)
             return "accept"
         if kind == "pivot":
             return "give_up"

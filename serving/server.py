@@ -2,7 +2,9 @@
 
 On SIGTERM or SIGINT the server stops accepting connections, lets requests in
 flight (streams included) finish for up to ``limits.shutdown_timeout_s``
-seconds, then shuts the engine down and exits 0.
+seconds, then shuts the engine down and exits 0. When the engine dies (its
+process killed or crashed) the server answers 503 meanwhile, stops the same
+way and exits with code 4 (``EngineDiedError``), for a supervisor to restart.
 """
 
 from __future__ import annotations
@@ -55,7 +57,20 @@ def run(config: ServeConfig, *, verbose: bool = False) -> None:
     except BaseException:
         engine.close()
         raise
-    app = create_app(config, engine=engine, translator=translator, owned=True)
+    failures: list[str] = []
+
+    def engine_died(reason: str) -> None:
+        # Exit (code 4) rather than restart in place: a supervisor (systemd, Kubernetes, docker
+        # --restart) starts a fresh process with a fresh accelerator context.
+        log.error(
+            "the engine died (%s): stopping so that a supervisor can restart the server", reason
+        )
+        failures.append(reason)
+        server.should_exit = True
+
+    app = create_app(
+        config, engine=engine, translator=translator, owned=True, on_engine_death=engine_died
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -76,6 +91,12 @@ def run(config: ServeConfig, *, verbose: bool = False) -> None:
         server.run()
     finally:
         engine.close()  # idempotent: normally the app's shutdown has closed it already
+    if failures:
+        from xprompt.errors import EngineDiedError
+
+        raise EngineDiedError(
+            f"{failures[0]}; the server stopped so that its supervisor can restart it"
+        )
     if not server.started:
         from xprompt.errors import BackendError
 

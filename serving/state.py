@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,18 @@ class ServerState:
     translator: PivotTranslator | None
     metrics: ServerMetrics
     model_name: str
+    #: Why the engine cannot serve any more (it died); None while it is healthy.
+    engine_failure: str | None = None
+    #: Called once when the engine dies (``xprompt serve`` stops the server, for its supervisor).
+    on_engine_death: Callable[[str], None] | None = None
+
+    def engine_died(self, reason: str) -> None:
+        """Record that the engine is gone: /health turns 503, requests fail fast with 503."""
+        if self.engine_failure is not None:
+            return
+        self.engine_failure = reason
+        if self.on_engine_death is not None:
+            self.on_engine_death(reason)
 
     @classmethod
     def build(
@@ -59,13 +72,23 @@ class ServerState:
             model_name=served_name(config, engine),
         )
 
+    def chat_format(self) -> str:
+        """How conversations are adapted to the model's chat template (``native``: not at all)."""
+        return _chat_label(self.engine)
+
     def signature(self, sampling: str) -> str:
         """Everything that can change a reply, as one string (like a run signature)."""
         translator = self.translator.signature() if self.translator is not None else "none"
         return (
-            f"xprompt-serve:{__version__}|model={self.engine.model_id}|sampling={sampling}|"
+            f"xprompt-serve:{__version__}|model={self.engine.model_id}|chat={self.chat_format()}|"
+            f"sampling={sampling}|"
             f"{self.policy.signature()}|translator={translator}|{self.checker.signature()}"
         )
+
+
+def _chat_label(engine: ChatEngine) -> str:
+    found = engine.describe().get("chat_format")
+    return str(found) if found else "native"
 
 
 def served_name(config: ServeConfig, engine: ChatEngine) -> str:

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from xprompt.errors import BackendError
+from xprompt.errors import BackendError, EngineDiedError
 from xprompt.types import Completion, Request
 
 Script = Callable[[Request], Sequence[str] | str]
@@ -58,6 +58,7 @@ class ScriptedChatEngine:
         self.cancelled: list[str] = []
         self.running = 0
         self.closed = False
+        self.dead = False
 
     @property
     def model_id(self) -> str:
@@ -73,7 +74,13 @@ class ScriptedChatEngine:
     def close(self) -> None:
         self.closed = True
 
+    def die(self) -> None:
+        """Fail as a killed engine does: every call from now on raises ``EngineDiedError``."""
+        self.dead = True
+
     async def check_health(self) -> None:
+        if self.dead:
+            raise EngineDiedError("the scripted engine died")
         if self.closed:
             raise BackendError("the scripted engine was closed")
 
@@ -87,6 +94,8 @@ class ScriptedChatEngine:
         return f"prompt is {prompt_tokens} tokens; it exceeds the context of {self.max_model_len}"
 
     def _texts(self, request: Request) -> tuple[str, ...] | str:
+        if self.dead:
+            raise EngineDiedError("the scripted engine died")
         self.requests.append(request)
         try:
             result = self.script(request)

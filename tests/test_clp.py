@@ -303,7 +303,7 @@ def test_max_tokens_and_seed_flags_apply_to_both_turns(tmp_path: Path) -> None:
     )
     (tmp_path / "d").mkdir()
     default = runner.prepare(config(tmp_path / "d", "clp")).strategy
-    assert default.align_sampling.max_tokens == 512 and default.solve_sampling.temperature == 0.2
+    assert default.align_sampling.max_tokens == 2048 and default.solve_sampling.temperature == 0.2
 
 
 def test_retry_policy_asks_off_target_turns_again_in_batched_calls(tmp_path: Path) -> None:

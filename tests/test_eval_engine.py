@@ -183,9 +183,9 @@ def test_mgsm_suite_end_to_end(vllm_backend: Any, tmp_path: Path) -> None:
     assert per_row(cells, "native-cot/swh_Latn", "llm_calls") == 1.0
     assert per_row(cells, "clp/swh_Latn", "llm_calls") == 2.0
     assert per_row(cells, "clsp/swh_Latn", "llm_calls") == 14.0  # 7 reasoning languages x 2 turns
-    assert per_row(cells, "self-consistency/fra_Latn", "llm_calls") == 1.0  # one request, n=5
+    assert per_row(cells, "self-consistency/fra_Latn", "llm_calls") == 1.0  # one request, n=7
     assert per_row(cells, "translate-test/fra_Latn", "mt_calls") == 1.0
-    samples = [r for r in counting.requests if r.sampling.n == 5]
+    samples = [r for r in counting.requests if r.sampling.n == 7]
     assert len(samples) == 2 * 3
     # Reasoning texts are checked against the language they were asked to be in.
     assert cells["native-cot/swh_Latn"].checked == 3

@@ -130,6 +130,53 @@ def test_rerank_orders_samples_by_language_evidence(checker) -> None:
     assert len(backend.batches) == 1  # re-ranking costs no generation
 
 
+PREAMBLE = "Here is my answer in Hausa:\n"
+
+
+def test_mixed_is_retried_like_off_by_default_and_accepted_when_configured(checker) -> None:
+    def preamble_until_firm(request: Request) -> str:
+        assert request.messages is not None
+        return HAUSA if FIRM in request.messages[-1].content else PREAMBLE + HAUSA
+
+    backend = ScriptedBackend(preamble_until_firm)
+    steps = Guard(checker, policy="retry").run(
+        backend, [chat(0)], langs=["hau_Latn"], steps=["answer"]
+    )
+    assert len(backend.batches) == 2  # the mixed answer was asked again
+    assert steps[0].texts == (HAUSA,) and steps[0].checks[0].verdict == "on"
+    assert steps[0].guard["attempts"][0]["replaced"] == [0]
+    backend = ScriptedBackend(preamble_until_firm)
+    guard = Guard(checker, policy="retry", mixed="accept")
+    steps = guard.run(backend, [chat(0)], langs=["hau_Latn"], steps=["answer"])
+    assert len(backend.batches) == 1 and steps[0].checks[0].verdict == "mixed"
+    assert "mixed=accept" in guard.signature()
+    # Rerank: mixed goes after on-target samples, before nothing worse than itself.
+    backend = ScriptedBackend(lambda r: [PREAMBLE + HAUSA, ENGLISH, HAUSA_2])
+    ranked = Guard(checker, policy="rerank").run(
+        backend, [chat(0, n=3)], langs=["hau_Latn"], steps=["answer"]
+    )[0]
+    assert [c.verdict for c in ranked.checks] == ["on", "mixed", "off"]
+    assert ranked.guard["order"] == [2, 0, 1]
+
+
+def test_trim_drops_a_leading_off_target_line_and_records_it(checker) -> None:
+    backend = ScriptedBackend(lambda r: PREAMBLE + HAUSA)
+    guard = Guard(checker, trim=True)
+    step = guard.run(backend, [chat(0)], langs=["hau_Latn"], steps=["answer"])[0]
+    assert step.texts == (HAUSA,) and step.checks[0].verdict == "on"
+    assert step.guard == {
+        "policy": "trim",
+        "trimmed": [{"sample": 0, "dropped": PREAMBLE.strip(), "verdict": "on"}],
+    }
+    assert guard.signature() == "guard:flag(trim)"
+    # Off by default: the text is kept as generated.
+    kept = Guard(checker).run(backend, [chat(0)], langs=["hau_Latn"], steps=["answer"])[0]
+    assert kept.texts == (PREAMBLE + HAUSA,) and kept.checks[0].verdict == "mixed"
+    assert kept.guard is None
+    built, _ = build_guard(GuardConfig(mixed="accept", trim=True), enabled=True, samples=1)
+    assert (built.mixed, built.trim) == ("accept", True)
+
+
 def test_guard_config_and_build() -> None:
     with pytest.raises(ValueError, match="include \\{lang_name\\}"):
         GuardConfig(instruction="Answer properly.")

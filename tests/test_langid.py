@@ -204,8 +204,14 @@ def test_strict_mode_adds_a_second_opinion() -> None:
     amharic_prompt = strict.check(tigrinya, "amh_Ethi")
     assert amharic_prompt.verdict == "off" and amharic_prompt.detected == "tir_Ethi"
     assert amharic_prompt.rule.startswith("strict:")
-    # Default mode: py3langid can name Amharic, so it decides alone and cannot tell (no second opinion).
-    assert make_checker().check(tigrinya, "amh_Ethi").verdict == "on"
+    # Default mode: py3langid decides for Amharic but has no Tigrinya label; pycld2, which has
+    # one, is consulted for that sibling (rule sibling:pycld2).
+    default = make_checker().check(tigrinya, "amh_Ethi")
+    assert (default.verdict, default.detected, default.rule) == (
+        "off",
+        "tir_Ethi",
+        "sibling:pycld2",
+    )
     for lang in ("hau_Latn", "swh_Latn", "amh_Ethi"):
         assert strict.check(TEXT[lang], lang).verdict == "on"
 
@@ -313,3 +319,36 @@ def test_short_cjk_sentences_are_judged_not_left_uncertain() -> None:
     assert langid.check("政府今天宣布了该地区新的卫生计划。", "zho_Hans").verdict == "on"
     assert langid.check("政府は今日、新しい保健計画を発表しました。", "jpn_Jpan").verdict == "on"
     assert langid.check("政府今天宣布了该地区新的卫生计划。", "eng_Latn").verdict == "off"
+
+
+def test_default_mode_consults_pycld2_for_siblings_the_decider_cannot_name() -> None:
+    pytest.importorskip("pycld2")
+    checker = make_checker()
+    # Aymara: py3langid has no Aymara label and calls it Quechua; pycld2 names it.
+    aymara = (
+        "Jichhürux wali sumaw inti jalsu, ukat jiwasax yapuchañ sarañani. "
+        "Nayax utaj jak'an jach'a qutaw utji sasaw sapxi."
+    )
+    got = checker.check(aymara, "quy_Latn")
+    assert (got.verdict, got.rule) == ("off", "sibling:pycld2")
+    assert got.detected.startswith("ayr") or got.detected.startswith("aym")
+    assert checker.siblings("quy_Latn")["blind"] == ["aym"]
+    assert checker.siblings("amh_Ethi") == {
+        "consulted": "pycld2",
+        "blind": ["tir"],
+        "orthography": [],
+        "confusable": [],
+    }
+    # Rundi for Kinyarwanda is confusable: at most uncertain, never a guessed "off".
+    assert checker.siblings("kin_Latn")["confusable"] == ["run"]
+    # Strict mode has its own second opinions, no sibling consultation.
+    assert make_checker(LangidConfig(mode="strict")).siblings("quy_Latn")["consulted"] is None
+
+
+def test_shan_for_burmese_is_caught_by_its_own_letters() -> None:
+    # Shan uses the Myanmar script's "Extended for Shan" letters and tone marks, Burmese none.
+    shan = "ၵူၼ်းတႆး ယူႇၼႂ်း ၸိုင်ႈတႆး ၼမ်ႉၼႃႇ လႄႈ ႁဵတ်းႁႆႈ ႁဵတ်းၼႃး ၵမ်ႉၼမ်။"
+    got = make_checker().check(shan, "mya_Mymr")
+    assert (got.verdict, got.detected, got.rule) == ("off", "shn_Mymr", "orthography:shn")
+    burmese = "ကျွန်ုပ်၏ အမေသည် စနေနေ့တိုင်း ဈေးကြီးတွင် ဟင်းသီးဟင်းရွက်နှင့် သစ်သီးများ ရောင်းသည်။"
+    assert make_checker().check(burmese, "mya_Mymr").verdict == "on"

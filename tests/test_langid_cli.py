@@ -85,16 +85,26 @@ def test_check_jsonl_keeps_every_row_and_names_bad_ones(tmp_path: Path, capsys) 
     assert "4 line(s) with errors" in err
 
 
-def test_identify_and_coverage(tmp_path: Path, capsys) -> None:
+def test_identify_and_coverage(tmp_path: Path, capsys, monkeypatch) -> None:
     path = tmp_path / "mixed.txt"
     path.write_text("\n".join([HAUSA[1], SWAHILI[1], ENGLISH[1]]) + "\n", encoding="utf-8")
     code, out, _ = run_cli(["langid", "identify", str(path)], capsys)
     assert code == 0
     assert [r["detected"] for r in lines_of(out)] == ["hau_Latn", "swh_Latn", "eng_Latn"]
-    code, _, err = run_cli(["langid", "coverage", "hau", "ewe", "Tigrinya"], capsys)
+    from xprompt.cli import out_console
+
+    monkeypatch.setattr(out_console, "width", 300)  # one table row per line, whatever the terminal
+    code, out, _ = run_cli(["langid", "coverage", "hau", "ewe", "Tigrinya"], capsys)
     assert code == 0
-    assert "py3langid" in err and "no detector knows it" in err
-    assert "pycld2" in err and "fallback" in err  # Tigrinya: py3langid cannot name it
+    assert "py3langid" in out and "no detector knows it" in out
+    assert "pycld2" in out and "fallback" in out  # Tigrinya: py3langid cannot name it
+    code, out, _ = run_cli(["langid", "coverage", "amh", "kin", "mya", "shn"], capsys)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "consulted for tir" in flat  # Amharic: pycld2 asked about Tigrinya
+    assert "cannot tell it from run" in flat  # Kinyarwanda/Rundi: uncertain, never off
+    assert "shn_Mymr caught by its own letters" in flat  # Burmese/Shan
+    assert "cannot tell it from other languages of its script" in flat  # Shan as a target
 
 
 def corpus_files(tmp_path: Path) -> list[str]:

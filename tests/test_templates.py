@@ -156,10 +156,16 @@ def test_exemplar_renders_are_reused_only_where_nothing_they_read_differs() -> N
     query = Example("q", "fra_Latn", {"text": "x"})
     first = template.render(query, [shot])
     assert template.render(query, [shot]) == first
-    # The same exemplar under a query in another language shows that language's label name.
-    hausa = template.render(Example("q", "hau_Latn", {"text": "x"}), [shot])
-    assert hausa[-2].content == template.choice_names("hau_Latn")[template.choices.index("sports")]
-    assert hausa[-2].content != first[-2].content
+    # The same exemplar under a query in another language keeps its own language's label name;
+    # the same text as an exemplar in that other language shows that language's (cache per
+    # exemplar language).
+    sports = template.choices.index("sports")
+    hausa_query = Example("q", "hau_Latn", {"text": "x"})
+    hausa = template.render(hausa_query, [shot])
+    assert hausa[-2].content == first[-2].content == template.choice_names("fra_Latn")[sports]
+    as_hausa = Example("s", "hau_Latn", {"text": "Le match"}, target="sports")
+    own = template.render(hausa_query, [as_hausa])
+    assert own[-2].content == template.choice_names("hau_Latn")[sports] != first[-2].content
     # Another text or another target under the same id is rendered afresh, never served stale.
     other = Example("s", "fra_Latn", {"text": "La santé"}, target="health")
     again = template.render(query, [other])

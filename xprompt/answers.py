@@ -26,6 +26,7 @@ failures can be counted per language and checked by eye.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -46,6 +47,10 @@ PARSERS: dict[str, str] = {
     "text": "the stripped text",
     "regex": "the first group of a regular expression",
 }
+
+#: What a parser's published rule predicts when no path gave an answer (xprompt: nothing).
+#: Qin et al.'s CLP/CLSP scripts predict 0, so re-scoring their files is exact.
+NO_ANSWER_FALLBACK: dict[str, str] = {"mgsm-paper": "0"}
 
 #: Rules that mean "no answer found" (metrics count them as extraction failures).
 FAILED_RULES = frozenset({"no-label", "no-number", "no-match", "empty"})
@@ -231,7 +236,11 @@ def extract_mgsm_paper(text: str) -> Extraction:
     if not found:
         return Extraction(None, "no-number")
     raw = found[-1]
-    value = numerals.canonical(Decimal(repr(float(raw))))
+    number = float(raw)
+    # Past ~1e308 ``float`` is infinite (their ``int(float(x) * 100)`` then raises
+    # OverflowError): keep the number exactly as written, so it is scored as wrong.
+    exact = Decimal(raw.rstrip(".")) if math.isinf(number) else Decimal(repr(number))
+    value = numerals.canonical(exact)
     return Extraction(value, "paper-answer" if "Answer:" in text else "paper-last-number", raw)
 
 
@@ -384,6 +393,9 @@ def _as_number(text: str) -> Decimal | None:
         return found[0].value if len(found) == 1 else None
 
 
+_CENT = Decimal("0.01")
+
+
 def is_correct(prediction: str | None, target: str, parser: str) -> bool:
     """Whether a canonical prediction equals the gold target under the parser's notion of equality.
 
@@ -395,15 +407,20 @@ def is_correct(prediction: str | None, target: str, parser: str) -> bool:
     if prediction is None:
         return False
     if parser == "mgsm-paper":
+        # The paper's test; a number past float's range (a model looping out digits) is wrong,
+        # not an OverflowError that would end the scoring.
         try:
             return int(float(prediction) * 100) == int(float(target.replace(",", "")) * 100)
-        except ValueError:
+        except (ValueError, OverflowError):
             return False
     if parser == "number":
         pred, gold = _as_number(prediction), _as_number(target)
         if pred is None or gold is None:
             return False
-        return round(float(pred), 2) == round(float(gold), 2)
+        try:
+            return pred.quantize(_CENT) == gold.quantize(_CENT)
+        except InvalidOperation:  # more digits than the decimal context holds
+            return pred == gold
     if parser == "choice":
         return prediction.strip().casefold() == target.strip().casefold()
     return prediction.strip() == target.strip()

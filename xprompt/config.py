@@ -41,6 +41,10 @@ class EngineConfig(BaseModel):
     chat_template: str | None = Field(
         None, description="chat template text or file overriding the model's"
     )
+    chat_template_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="chat-template keyword arguments (enable_thinking: false, ...)",
+    )
     engine_options: dict[str, Any] = Field(
         default_factory=dict, description="further vllm.EngineArgs"
     )
@@ -79,6 +83,7 @@ class EngineConfig(BaseModel):
             "dtype": self.dtype,
             "enforce_eager": self.enforce_eager,
             "chat_template": self.chat_template,
+            "chat_template_kwargs": self.chat_template_kwargs,
             "engine_options": self.engine_options,
         }
 

@@ -6,10 +6,16 @@ text (one input per line, ``.txt``), and Hugging Face datasets
 local or reachable).
 
 A file that cannot be opened at all raises ``DataError``. A *row* that is bad
-(malformed JSON, invalid UTF-8, a missing or empty field, an unknown language
-code, a text over the size limit, a duplicate id) becomes a ``RowError`` that
-names the row, the field and what was wrong; reading goes on, so every input
-row ends up in the output, with a result or with its error.
+(malformed JSON, invalid UTF-8, a lone surrogate such as ``"\\ud800"``, a missing
+or empty field, an unknown language code, a text over the size limit, a
+duplicate id) becomes a ``RowError`` that names the row, the field and what was
+wrong; reading goes on, so every input row ends up in the output, with a result
+or with its error.
+
+Lone surrogates (``"abc \\ud800 def"`` is valid JSON but not valid Unicode text:
+it cannot be written as UTF-8, tokenized or sent to a server) are refused per
+row, the same way in every reader (JSONL, CSV, TSV, TXT, Hugging Face), rather
+than repaired: a repaired text would no longer be the user's input.
 """
 
 from __future__ import annotations
@@ -21,10 +27,10 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from xprompt import languages
-from xprompt.errors import DataError, UnknownLanguageError
+from xprompt.errors import DataError, OutputError, UnknownLanguageError
 from xprompt.types import Example
 
 #: Default limit on one text field, in characters (a whole book in one row is a mistake).
@@ -120,9 +126,42 @@ def _parse_json_row(text: str) -> dict[str, Any] | str:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return "not valid JSON (nested too deeply)"
     if not isinstance(value, dict):
         return f"a JSONL row must be an object, got {type(value).__name__}"
-    return value
+    return surrogate_problem(value) or value
+
+
+def lone_surrogate(value: str) -> str | None:
+    """Where ``value`` holds a lone surrogate (``U+D800 at character 5``), or None when it is valid text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"U+{ord(value[exc.start]):04X} at character {exc.start + 1}"
+    return None
+
+
+def surrogate_problem(value: Any, path: str = "") -> str | None:
+    """Why a parsed row is not valid Unicode text (the first field with a lone surrogate), or None."""
+    if isinstance(value, str):
+        where = lone_surrogate(value)
+        if where is None:
+            return None
+        name = f"field '{path}'" if path else "the text"
+        return f"{name} has a lone surrogate {where}: not valid Unicode text (fix or drop the row)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = surrogate_problem(str(key), f"{path}.{key}" if path else str(key))
+            problem = problem or surrogate_problem(item, f"{path}.{key}" if path else str(key))
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            problem = surrogate_problem(item, f"{path}[{i}]")
+            if problem:
+                return problem
+    return None
 
 
 def _read_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
@@ -187,7 +226,8 @@ def _read_hf(spec: str) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
     except Exception as exc:  # hub, cache and format failures all surface as one user error
         raise DataError(f"'{spec}': could not load the dataset: {exc}") from None
     for index, row in enumerate(dataset):
-        yield index, index + 1, dict(row)
+        record = dict(row)
+        yield index, index + 1, surrogate_problem(record) or record
 
 
 def _text_value(row: Mapping[str, Any], column: str) -> str | None:
@@ -215,7 +255,10 @@ def read_examples(
         if isinstance(row, str):
             yield RowError(index, f"row{index + 1}", f"{where}: {row}")
             continue
-        yield _example(row, index, where, template_fields, mapping, default_lang, seen)
+        try:
+            yield _example(row, index, where, template_fields, mapping, default_lang, seen)
+        except Exception as exc:  # a row must never take the file down: it is that row's error
+            yield RowError(index, f"row{index + 1}", f"{where}: {type(exc).__name__}: {exc}")
 
 
 def _example(
@@ -275,29 +318,73 @@ def _example(
 
 
 class RecordWriter:
-    """Append JSON records to a JSONL file, one per line, flushed (and fsynced) per batch."""
+    """Append JSON records to a JSONL file, one per line, flushed (and fsynced) per batch.
+
+    Each record is serialised on its own: a record that cannot be written (a
+    value JSON cannot hold, text that is not valid Unicode) is replaced by an
+    error record for the same row, and the other records are written. A write
+    that fails (disk full, the file gone read-only) raises ``OutputError``; what
+    was written before stays, and a partial last line is cut off on resume.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle: TextIO = self.path.open("a", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot open {self.path} for writing: {exc.strerror or exc}"
+            ) from None
 
     def write_many(self, records: Sequence[Mapping[str, Any]]) -> None:
         if not records:
             return
-        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        self._handle.write(lines)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        if self._fd is None:
+            raise OutputError(f"{self.path}: the writer was closed")
+        blob = b"".join(record_line(r) for r in records)
+        try:
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise OutputError(
+                f"could not write to {self.path}: {exc.strerror or exc}. The records written "
+                "before are kept (a partial last line is cut off on resume); free space or fix "
+                "the output, then run the same command again"
+            ) from None
 
     def close(self) -> None:
-        self._handle.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> RecordWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def record_line(record: Mapping[str, Any]) -> bytes:
+    """One JSONL line for ``record``; an error record for its row when it cannot be serialised."""
+    try:
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError) as exc:
+        index = record.get("index")
+        row_id = str(record.get("id")).encode("utf-8", "backslashreplace").decode("utf-8")
+        where = f"row {index + 1} (id '{row_id}')" if isinstance(index, int) else f"id '{row_id}'"
+        fallback = {
+            **dict.fromkeys(record),
+            "index": index,
+            "id": row_id,
+            "prediction": None,
+            "correct": None,
+            "error": f"{where}: the result could not be written ({type(exc).__name__}: {exc})",
+            "steps": [],
+        }
+        return (json.dumps(fallback, ensure_ascii=True) + "\n").encode("utf-8")
 
 
 def read_records(path: str | os.PathLike[str], *, repair: bool = False) -> list[dict[str, Any]]:

@@ -63,3 +63,25 @@ class DependencyMissingError(XPromptError):
 
     exit_code = 3
     http_status = 500
+
+
+class EngineDiedError(BackendError):
+    """The inference engine died while a job was running (its process was killed or crashed).
+
+    The rows finished before are saved; the same command resumes after the engine is back.
+    """
+
+    exit_code = 4
+    http_status = 503
+
+
+class OutputError(XPromptError):
+    """The output cannot be written: not writable, a directory, the disk full, or locked."""
+
+    exit_code = 5
+
+
+class OutputLockedError(OutputError):
+    """Another process is writing the same output (its lock file is held)."""
+
+    exit_code = 6

@@ -17,6 +17,12 @@ happens to texts in the wrong language:
   cheap cousin of language-informed decoding. Votes that break ties by order
   then prefer on-target samples; nothing is dropped.
 
+A ``mixed`` text (an off-target line, e.g. an English preamble, beside on-target
+text) is treated like ``off`` by retry and rerank unless ``mixed`` is set to
+``accept``. ``trim`` (off by default) first drops a leading off-target line of
+a mixed text and keeps the rest when that checks better; the step records
+which samples were trimmed (``guard.trimmed``).
+
 Every strategy can use it: replace ``backend.generate(requests)`` and
 ``step_output(...)`` by ``guard.run(backend, requests, langs=..., steps=...)``.
 """
@@ -24,7 +30,7 @@ Every strategy can use it: replace ``backend.generate(requests)`` and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,8 +38,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from xprompt import languages
 from xprompt.backends.base import Backend
+from xprompt.chat_format import reasoning_fields
 from xprompt.errors import ConfigError, UnknownLanguageError
 from xprompt.langid.config import LangidConfig
+from xprompt.langid.text import normalize
 from xprompt.types import Completion, LangCheck, Message, Request, StepOutput
 
 Policy = Literal["flag", "retry", "rerank"]
@@ -89,7 +97,8 @@ def check_instruction(value: str, *, must_name_language: bool = True) -> str:
     return value
 
 
-_RANK = {"on": 2, "uncertain": 1, "off": 0}
+_RANK = {"on": 3, "uncertain": 2, "mixed": 1, "off": 0}
+MixedPolicy = Literal["off", "accept"]
 
 
 class GuardConfig(BaseModel):
@@ -103,6 +112,16 @@ class GuardConfig(BaseModel):
         "rerank (order the n samples by language-ID confidence)",
     )
     retries: int = Field(1, ge=1, le=10, description="retry rounds for policy 'retry'")
+    mixed: MixedPolicy = Field(
+        "off",
+        description="how retry and rerank treat a 'mixed' text (an off-target line, such as an "
+        "English preamble, beside on-target text): off (like off-target) or accept",
+    )
+    trim: bool = Field(
+        False,
+        description="drop a leading off-target line (a preamble) of a mixed text when the rest "
+        "checks better; recorded in the step's guard evidence",
+    )
     instruction: str = Field(
         FIRM_INSTRUCTION,
         description="firmer instruction added on a retry (placeholders: "
@@ -129,14 +148,27 @@ class Guard:
     policy: Policy = "flag"
     retries: int = 1
     instruction: str = FIRM_INSTRUCTION
+    mixed: MixedPolicy = "off"
+    trim: bool = False
 
     def signature(self) -> str:
         """The policy as it enters run signatures (the checker signs itself)."""
         if self.checker is None:
             return "guard:off"
+        extra = ""
+        if self.mixed != "off":
+            extra += f",mixed={self.mixed}"
+        if self.trim:
+            extra += ",trim"
         if self.policy == "retry":
-            return f"guard:retry(k={self.retries},instruction={_short_hash(self.instruction)})"
-        return f"guard:{self.policy}"
+            return (
+                f"guard:retry(k={self.retries},instruction={_short_hash(self.instruction)}{extra})"
+            )
+        return f"guard:{self.policy}" + (f"({extra[1:]})" if extra else "")
+
+    def bad(self, check: LangCheck) -> bool:
+        """Whether the policy treats ``check`` as off-target (``mixed`` as configured)."""
+        return check.verdict == "off" or (check.verdict == "mixed" and self.mixed == "off")
 
     def run(
         self,
@@ -155,15 +187,20 @@ class Guard:
             raise ValueError("requests, langs and steps must have the same length")
         completions = list(backend.generate(requests)) if requests else []
         states = [
-            _State(c, self._checks(c, lang)) for c, lang in zip(completions, langs, strict=True)
+            _State(c, self._checks(c, lang), self.bad)
+            for c, lang in zip(completions, langs, strict=True)
         ]
+        if self.checker is not None and self.trim:
+            for state, lang in zip(states, langs, strict=True):
+                if lang is not None:
+                    state.trim(self.checker, lang)
         if self.checker is not None and self.policy == "retry":
             self._retry(backend, requests, langs, states)
         elif self.checker is not None and self.policy == "rerank":
             for state in states:
                 state.rerank()
         return [
-            state.step_output(name, request, lang)
+            state.step_output(name, request, lang, self.checker)
             for state, request, lang, name in zip(states, requests, langs, steps, strict=True)
         ]
 
@@ -195,7 +232,7 @@ class Guard:
     def firmer(self, request: Request, lang: str | None, state: _State, attempt: int) -> Request:
         """``request`` again with the firmer instruction and a shifted seed."""
         assert lang is not None
-        off = [c.detected for c in state.checks if c.verdict == "off"]
+        off = [c.detected for c in state.checks if self.bad(c)]
         note = self.instruction.format(**instruction_fields(lang, off[0] if off else None))
         sampling = request.sampling
         if sampling.seed is not None:
@@ -215,16 +252,44 @@ class Guard:
 class _State:
     """One request's completion, checks, extra cost and policy evidence, while the policy runs."""
 
-    def __init__(self, completion: Completion, checks: list[LangCheck]) -> None:
+    def __init__(
+        self,
+        completion: Completion,
+        checks: list[LangCheck],
+        bad: Callable[[LangCheck], bool] = lambda c: c.verdict == "off",
+    ) -> None:
         self.completion = completion
         self.texts = list(completion.texts)
+        self.reasoning = list(completion.reasoning)
         self.checks = checks
+        self.bad = bad
         self.prompt_tokens = completion.prompt_tokens
         self.completion_tokens = completion.completion_tokens
         self.evidence: dict[str, Any] | None = None
+        self.trimmed: list[dict[str, Any]] = []
 
     def any_off(self) -> bool:
-        return any(c.verdict == "off" for c in self.checks)
+        return any(self.bad(c) for c in self.checks)
+
+    def trim(self, checker: Any, lang: str) -> None:
+        """Drop the leading off-target line of mixed texts when the rest checks better."""
+        for j, check in enumerate(self.checks):
+            if check.verdict != "mixed" or not check.lines or check.lines[0].verdict != "off":
+                continue
+            lead = check.lines[0]
+            text = normalize(self.texts[j])
+            if text[: lead.start].strip():
+                continue  # the off line is not the leading one
+            rest = text[lead.end :].lstrip(" \t\r\n:")
+            if not rest:
+                continue
+            new = checker(rest, lang)
+            if _RANK[new.verdict] > _RANK[check.verdict]:
+                self.trimmed.append(
+                    {"sample": j, "dropped": text[: lead.end], "verdict": new.verdict}
+                )
+                self.texts[j] = rest
+                self.checks[j] = new
 
     def merge_retry(
         self, attempt: int, request: Request, completion: Completion, checks: list[LangCheck]
@@ -237,8 +302,11 @@ class _State:
         else:
             replaced = []
             for j, (old, new) in enumerate(zip(self.checks, checks, strict=False)):
-                if old.verdict == "off" and _RANK[new.verdict] > _RANK[old.verdict]:
+                if self.bad(old) and _RANK[new.verdict] > _RANK[old.verdict]:
                     self.texts[j] = completion.texts[j]
+                    if self.reasoning or completion.reasoning:
+                        self.reasoning = _padded(self.reasoning, len(self.texts))
+                        self.reasoning[j] = _padded(list(completion.reasoning), len(self.texts))[j]
                     self.checks[j] = new
                     replaced.append(j)
             record["verdicts"] = [c.verdict for c in checks]
@@ -250,13 +318,23 @@ class _State:
     def rerank(self) -> None:
         if len(self.checks) < 2:
             return
-        order = sorted(range(len(self.checks)), key=lambda j: (_rank_key(self.checks[j]), j))
+        order = sorted(
+            range(len(self.checks)), key=lambda j: (_rank_key(self.checks[j], self.bad), j)
+        )
         self.texts = [self.texts[j] for j in order]
+        if self.reasoning:
+            self.reasoning = [self.reasoning[j] for j in order]
         self.checks = [self.checks[j] for j in order]
         self.evidence = {"policy": "rerank", "order": order}
 
-    def step_output(self, step: str, request: Request, lang: str | None) -> StepOutput:
+    def step_output(
+        self, step: str, request: Request, lang: str | None, checker: Any = None
+    ) -> StepOutput:
+        evidence = self.evidence
+        if self.trimmed:
+            evidence = {**(evidence or {"policy": "trim"}), "trimmed": self.trimmed}
         return StepOutput(
+            **reasoning_fields(self.reasoning, lang, checker),
             step=step,
             prompt_digest=request.digest(),
             texts=tuple(self.texts),
@@ -265,15 +343,22 @@ class _State:
             lang=lang,
             checks=tuple(self.checks),
             error=self.completion.error,
-            guard=self.evidence,
+            guard=evidence,
         )
 
 
-def _rank_key(check: LangCheck) -> tuple[int, float]:
-    """Sort key, smaller first: on-target by confidence, then uncertain, then off by share."""
+def _padded(values: list[str | None], n: int) -> list[str | None]:
+    return [*values, *([None] * (n - len(values)))][:n]
+
+
+def _rank_key(
+    check: LangCheck, bad: Callable[[LangCheck], bool] = lambda c: c.verdict == "off"
+) -> tuple[int, float]:
+    """Sort key, smaller first: on-target by confidence, then uncertain (and accepted mixed),
+    then off (and mixed treated as off) by share."""
     if check.verdict == "on":
         return (0, -check.confidence)
-    if check.verdict == "uncertain":
+    if not bad(check):
         return (1, 0.0)
     return (2, check.off_share)
 
@@ -304,5 +389,7 @@ def build_guard(config: GuardConfig, *, enabled: bool, samples: int) -> tuple[Gu
             "set --n 2 or more (with --temperature above 0)"
         )
     checker = default_checker() if config.langid == LangidConfig() else make_checker(config.langid)
-    guard = Guard(checker, config.policy, config.retries, config.instruction)
+    guard = Guard(
+        checker, config.policy, config.retries, config.instruction, config.mixed, config.trim
+    )
     return guard, checker.signature()

@@ -226,6 +226,36 @@ def english_name(code: str) -> str:
 # --- resolution ---------------------------------------------------------------------
 
 
+#: Names the papers' prompts use where FLORES-200's name is a variety's (Qin et al.'s CLP
+#: and Etxaniz et al.'s self-translate write "Arabic", "Quechua", "Haitian", "Chinese").
+PROMPT_NAMES: dict[str, str] = {
+    "arb_Arab": "Arabic",
+    "quy_Latn": "Quechua",
+    "hat_Latn": "Haitian",
+    "pes_Arab": "Persian",
+    "zsm_Latn": "Malay",
+    "lvs_Latn": "Latvian",
+    "uzn_Latn": "Uzbek",
+    "khk_Cyrl": "Mongolian",
+    "als_Latn": "Albanian",
+    "pbt_Arab": "Pashto",
+    "pan_Guru": "Punjabi",
+}
+
+
+def prompt_name(code: str) -> str:
+    """A language's English name as the papers' prompts write it.
+
+    ``PROMPT_NAMES`` first ("Arabic" for Modern Standard Arabic, "Quechua" for
+    Ayacucho Quechua, "Haitian" for Haitian Creole), else the FLORES name
+    without its parenthesis ("Chinese" for "Chinese (Simplified)").
+    """
+    language = resolve(code)
+    if language.code in PROMPT_NAMES:
+        return PROMPT_NAMES[language.code]
+    return language.name.split(" (", 1)[0].strip()
+
+
 @functools.lru_cache(maxsize=4096)
 def _resolve_cached(text: str) -> tuple[Language, str | None]:
     if text.split("-")[0].split("_")[0].lower() == UND:

@@ -185,6 +185,9 @@ class RunSummary:
     by_lang: dict[str, GroupStats] = field(default_factory=dict)
     by_path_lang: dict[str, PathStats] = field(default_factory=dict)
     error_reasons: Counter[str] = field(default_factory=Counter)
+    #: How each row's exemplars were chosen, where a strategy records it (``details.mode``:
+    #: LDP's ``diverse`` / ``in-language`` (supervised) / ``zero-shot`` / ``triples`` / ``chain``).
+    modes: Counter[str] = field(default_factory=Counter)
     signature: str = ""
     elapsed_s: float = 0.0
     engine_start_s: float = 0.0
@@ -199,6 +202,8 @@ class RunSummary:
             lang: stats.to_dict() for lang, stats in sorted(self.by_path_lang.items())
         }
         out["error_reasons"] = dict(self.error_reasons.most_common(10))
+        if self.modes:
+            out["modes"] = dict(self.modes.most_common())
         out["signature"] = self.signature
         out["elapsed_s"] = round(self.elapsed_s, 3)
         out["engine_start_s"] = round(self.engine_start_s, 3)
@@ -228,4 +233,7 @@ def summarize(records: Iterable[Mapping[str, Any]], *, signature: str = "") -> R
                 summary.by_path_lang.setdefault(path["path"], PathStats()).add(path)
         if record.get("error"):
             summary.error_reasons[error_reason(str(record["error"]))] += 1
+        mode = (record.get("details") or {}).get("mode")
+        if isinstance(mode, str):
+            summary.modes[mode] += 1
     return summary

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from functools import lru_cache
 
 #: ISO 639-3 codes of languages that write a decimal *comma* (CLDR), so "1.250" is 1250 there.
@@ -169,7 +169,9 @@ def canonical(value: Decimal) -> str:
     """A number as canonical text: no exponent, no trailing zeros, ``-0`` as ``0`` (``12.50`` -> ``12.5``)."""
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
+    # Enough precision for every digit written: a 400-digit answer stays those digits.
+    context = Context(prec=max(28, len(value.as_tuple().digits)))
+    text = format(value.normalize(context), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text

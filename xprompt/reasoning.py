@@ -104,8 +104,17 @@ def order_paths(paths: Sequence[PathResult], order: Sequence[str] | None) -> lis
     return sorted(paths, key=lambda p: rank.get(p.path or "", len(rank)))
 
 
-def vote(paths: Sequence[PathResult], *, exclude_off_target: bool = False) -> Vote:
-    """Plain majority over the paths' answers; ties go to the earliest path (the order is the tie rule)."""
+def vote(
+    paths: Sequence[PathResult], *, exclude_off_target: bool = False, parser: str | None = None
+) -> Vote:
+    """Plain majority over the paths' answers; ties go to the earliest path (the order is the tie rule).
+
+    When no path gives an answer, there is no prediction (xprompt's rule), except
+    under a parser with a published fallback (``answers.NO_ANSWER_FALLBACK``:
+    ``mgsm-paper`` predicts ``0``, as Qin et al.'s scripts do; rule
+    ``paper-fallback``). Paths that all failed (generation errors) and votes
+    emptied by ``exclude_off_target`` keep no prediction.
+    """
     excluded = tuple(
         i
         for i, p in enumerate(paths)
@@ -124,6 +133,9 @@ def vote(paths: Sequence[PathResult], *, exclude_off_target: bool = False) -> Vo
         rule = "all-failed"
     else:
         rule = next(p.extraction.rule for p in paths if p.error is None)
+        fallback = answers.NO_ANSWER_FALLBACK.get(parser or "")
+        if fallback is not None:
+            return Vote(fallback, counts, "paper-fallback", tie, voters, excluded)
     return Vote(winner, counts, rule, tie, voters, excluded)
 
 

@@ -147,12 +147,20 @@ def rescore_rows(path: str, settings: ScoreSettings) -> Iterator[dict[str, Any]]
             yield _error_record(
                 index, row_id, f"{where}: {exc}", lang=_lang_or_none(row), target=row.get("target")
             )
+        except Exception as exc:
+            yield _error_record(
+                index,
+                row_id,
+                f"{where}: scoring failed: {type(exc).__name__}: {exc}",
+                lang=_lang_or_none(row),
+                target=row.get("target"),
+            )
 
 
 def _lang_or_none(row: Mapping[str, Any]) -> str | None:
     try:
         return languages.resolve(str(row.get("lang"))).code
-    except UnknownLanguageError:
+    except Exception:
         return None
 
 
@@ -259,7 +267,7 @@ def _scored(
     details: dict[str, Any],
 ) -> dict[str, Any]:
     ordered = reasoning.order_paths(paths, order)
-    result = reasoning.vote(ordered, exclude_off_target=exclude)
+    result = reasoning.vote(ordered, exclude_off_target=exclude, parser=parser)
     for key in ("paths", "vote", "first_answer", "first_correct", "parser"):
         details.pop(key, None)
     details.update(

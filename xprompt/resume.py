@@ -7,18 +7,25 @@ summary. Before a job appends to an existing output, :func:`open_output`
 checks that the output belongs to the same job and the same input, and
 returns the row indices already done, so a killed job started again skips
 them; a half-written last line is cut off by the record reader.
+
+While a job writes an output it holds ``out.jsonl.lock`` (``fcntl.flock``, see
+:func:`lock_output`): a second process on the same output refuses with a clear
+message instead of interleaving lines, and a killed process releases the lock
+with its file descriptors. The lock file itself stays (removing it would race).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from xprompt import data
-from xprompt.errors import ResumeError
+from xprompt.errors import OutputError, OutputLockedError, ResumeError
 from xprompt.signatures import Signature, describe_changes
 
 
@@ -30,6 +37,60 @@ def meta_path(output: str | os.PathLike[str]) -> Path:
 def summary_path(output: str | os.PathLike[str]) -> Path:
     """The file that holds the summary of ``output``."""
     return Path(str(output) + ".summary.json")
+
+
+def lock_path(output: str | os.PathLike[str]) -> Path:
+    """The lock file held while a job writes ``output``."""
+    return Path(str(output) + ".lock")
+
+
+def check_output_path(output: str | os.PathLike[str]) -> None:
+    """Raise ``OutputError`` when ``output`` cannot be a writable file (before any model work)."""
+    path = Path(output)
+    if path.is_dir():
+        raise OutputError(
+            f"--output {output} is a directory; give a file path such as {path / 'results.jsonl'}"
+        )
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the output directory {parent}: {exc.strerror or exc}"
+        ) from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"the output directory {parent} is not writable; choose another --output")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"--output {output} exists and is not writable")
+
+
+@contextlib.contextmanager
+def lock_output(output: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold the output's lock while the block runs; ``OutputLockedError`` when another process has it.
+
+    Checks the output path first (:func:`check_output_path`), so an unwritable
+    output is reported before the engine starts.
+    """
+    check_output_path(output)
+    path = lock_path(output)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot create the lock file {path}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            raise OutputLockedError(
+                f"{output} is being written by another xprompt process (pid {holder}, lock "
+                f"{path.name}); wait for it to finish or choose another --output"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def write_json_atomic(path: Path, value: Any) -> None:

@@ -10,27 +10,60 @@ starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from xprompt import answers, data, exemplars, resume
 from xprompt.backends import factory
 from xprompt.backends.base import Backend, check_order
-from xprompt.config import RunConfig
-from xprompt.errors import ConfigError
+from xprompt.config import EngineConfig, RunConfig
+from xprompt.errors import BackendError, ConfigError, EngineDiedError
 from xprompt.exemplars import ExemplarSelector
 from xprompt.guard import build_guard
+from xprompt.isolation import fault, per_item
 from xprompt.metrics import RunSummary, summarize
 from xprompt.signatures import Signature, input_digest, model_identity, version_fields
 from xprompt.strategies import StrategyParts, build_strategy, canonical_name
-from xprompt.strategies.base import Strategy
+from xprompt.strategies.base import Strategy, failed
 from xprompt.templates import Template, load_template
 from xprompt.types import Example, Prediction
 
 #: The run signature's fields that decide the records: an output resumes only when they match.
 RESUME_FIELDS = ("model", "strategy", "input", "fields", "target", "limit", "guard")
+
+
+def chat_signature(engine: EngineConfig, model: str) -> str:
+    """The run signature's ``chat`` field: the adaptation (and the chat-template kwargs).
+
+    The adaptation is probed from the model directory's template (or
+    ``--chat-template``) without starting an engine; ``server`` when a remote
+    server renders the template, ``unknown`` when there is none to read here.
+    """
+    from xprompt import chat_format
+
+    if engine.backend == "openai" and engine.chat_template is None:
+        label = "server"
+    else:
+        template = engine.chat_template
+        if template is not None and "{%" not in template and "{{" not in template:
+            path = Path(template).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"chat template file not found: {template}")
+            template = path.read_text(encoding="utf-8")
+        found = chat_format.probe_model_dir(
+            engine.tokenizer or model, chat_template=template, kwargs=engine.chat_template_kwargs
+        )
+        label = found.label if found is not None else "unknown"
+    kwargs = engine.chat_template_kwargs
+    if kwargs:
+        label += ":" + json.dumps(kwargs, sort_keys=True, separators=(",", ":"))
+    return label
 
 
 @dataclass
@@ -97,6 +130,7 @@ def prepare(config: RunConfig) -> Prepared:
         {
             "model": identity,
             "backend": config.engine.backend,
+            "chat": chat_signature(config.engine, model),
             "strategy": strategy.signature(),
             "langid": langid_signature,
             "guard": guard.signature().removeprefix("guard:"),
@@ -149,7 +183,10 @@ def make_record(
     correct = None
     if row.target is not None and prediction.error is None:
         parser = prediction.parser or template.answer.parser
-        correct = answers.is_correct(prediction.answer, row.target, parser)
+        try:
+            correct = answers.is_correct(prediction.answer, row.target, parser)
+        except Exception as exc:  # one row's scoring failure is that row's error
+            error = f"row {row.index + 1} (id '{row.id}'): scoring failed: {fault(exc)}"
     elif row.target is not None:
         correct = False
     record: dict[str, Any] = {
@@ -168,23 +205,80 @@ def make_record(
     return record
 
 
+def run_isolated(
+    strategy: Strategy, examples: Sequence[Example], backend: Backend
+) -> list[Prediction]:
+    """``strategy.run`` on a chunk; when it raises, row by row, so only the rows that raise fail.
+
+    An exception while rendering, digesting, extracting or checking one row
+    becomes that row's error (type, message and where it was raised); the engine
+    failing as a whole (``BackendError``, or anything ``backend.generate`` raised:
+    the backend contract says it never raises for one request) stops the run.
+    """
+    try:
+        return per_item(
+            lambda chunk: strategy.run(chunk, backend),
+            examples,
+            failed,
+            fatal=(_BackendRaised, BackendError),
+        )
+    except _BackendRaised as exc:
+        raise exc.original from None
+
+
+def _records(
+    predictions: Mapping[int, Prediction], template: Template, rows: Sequence[Any]
+) -> list[dict[str, Any]]:
+    return [make_record(r, predictions.get(r.index), template) for r in rows]
+
+
+def _record_failed(row: Example | data.RowError, error: str) -> dict[str, Any]:
+    """The record of a row whose result record could not be built."""
+    message = f"row {row.index + 1} (id '{row.id}'): the record could not be built: {error}"
+    return make_record(data.RowError(row.index, row.id, message, lang=row.lang), None, None)  # type: ignore[arg-type]
+
+
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-class _CheckedBackend:
-    """Wraps a backend to enforce the same-length, same-order contract."""
+class _BackendRaised(Exception):
+    """Carries an exception the backend raised past the strategy, so it stops the run."""
 
-    def __init__(self, inner: Backend) -> None:
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+class _CheckedBackend:
+    """Wraps a backend to enforce the same-length, same-order contract.
+
+    ``template_kwargs``: the run's chat-template keyword arguments, put on every
+    chat request (so a shared engine, e.g. an eval's, serves each run with its own).
+    """
+
+    def __init__(self, inner: Backend, template_kwargs: Mapping[str, Any] | None = None) -> None:
         self.inner = inner
+        self.template_kwargs = tuple(sorted((template_kwargs or {}).items()))
 
     @property
     def model_id(self) -> str:
         return self.inner.model_id
 
     def generate(self, requests):  # type: ignore[no-untyped-def]
-        return check_order(requests, self.inner.generate(requests))
+        if self.template_kwargs:
+            requests = [
+                dataclasses.replace(r, chat_template_kwargs=self.template_kwargs)
+                if r.messages is not None and not r.chat_template_kwargs
+                else r
+                for r in requests
+            ]
+        try:
+            completions = self.inner.generate(requests)
+        except Exception as exc:  # the backend failed as a whole: not one row's fault
+            raise _BackendRaised(exc) from exc
+        return check_order(requests, completions)
 
     def describe(self) -> dict[str, Any]:
         return self.inner.describe()
@@ -209,6 +303,17 @@ def execute(
     from the config, only if some row still needs the model.
     ``on_start(total, done)`` and ``on_rows(n)`` report progress.
     """
+    with resume.lock_output(prepared.config.output):
+        return _execute(prepared, backend=backend, on_rows=on_rows, on_start=on_start)
+
+
+def _execute(
+    prepared: Prepared,
+    *,
+    backend: Backend | None,
+    on_rows: ProgressHook | None,
+    on_start: Callable[[int, int], None] | None,
+) -> RunSummary:
     config = prepared.config
     done = open_output(prepared)
     pending = [r for r in prepared.rows if r.index not in done]
@@ -221,7 +326,11 @@ def execute(
     if backend is None and needs_model:
         owned = backend = factory.make_backend(config.engine, prepared.model)
         engine_start_s = time.perf_counter() - started
-    checked = _CheckedBackend(backend) if backend is not None else None
+    checked = (
+        _CheckedBackend(backend, config.engine.chat_template_kwargs)
+        if backend is not None
+        else None
+    )
     try:
         with data.RecordWriter(config.output) as writer:
             for chunk in chunks(pending, config.chunk_size):
@@ -229,13 +338,23 @@ def execute(
                 predictions: Mapping[int, Prediction] = {}
                 if examples:
                     assert checked is not None
-                    results = prepared.strategy.run(examples, checked)
+                    results = run_isolated(prepared.strategy, examples, checked)  # type: ignore[arg-type]
                     predictions = {e.index: p for e, p in zip(examples, results, strict=True)}
                 writer.write_many(
-                    [make_record(r, predictions.get(r.index), prepared.template) for r in chunk]
+                    per_item(
+                        functools.partial(_records, predictions, prepared.template),
+                        chunk,
+                        _record_failed,
+                    )
                 )
                 if on_rows is not None:
                     on_rows(len(chunk))
+    except EngineDiedError as exc:
+        saved = len(data.read_records(config.output))
+        raise EngineDiedError(
+            f"{exc.message}. {saved} of {len(prepared.rows)} rows are saved in {config.output}; "
+            "run the same command again to resume"
+        ) from exc
     finally:
         if owned is not None:
             owned.close()

@@ -277,12 +277,26 @@ class Template(BaseModel):
         except (TypeError, ValueError, jinja2.TemplateError) as exc:
             raise TemplateError(f"template '{self.name}' ({part}): {exc}") from None
 
+    def shot_lang(self, shot: Example, query_lang: str) -> str:
+        """The language an exemplar is rendered in: its own (``lang``, ``lang_name``, label names).
+
+        An English exemplar in a Hausa prompt reads ``Text (English): ...`` (the
+        cross-lingual few-shot setup, Toukmaji 2024). When the template has
+        i18n strings but none for the exemplar's language, its instruction
+        strings and label names fall back to the query's.
+        """
+        if self.i18n and self.instruction_lang(shot.lang) not in self.i18n:
+            return query_lang
+        return shot.lang
+
     def _render_shot(self, shot: Example, query_lang: str) -> tuple[str, str]:
-        """An exemplar's (question, answer) text, rendered once per query language.
+        """An exemplar's (question, answer) text, rendered in the exemplar's own language.
 
         A run shows the same few exemplars to thousands of queries, so their
-        renders are kept (keyed on everything the render reads; the cache is
-        bounded). Exemplars whose field values are unhashable are rendered each time.
+        renders are kept (keyed on everything the render reads: the exemplar's
+        language and fields and the query's language, which the i18n fallback
+        reads; the cache is bounded). Exemplars whose field values are
+        unhashable are rendered each time.
         """
         try:
             key = (
@@ -295,8 +309,13 @@ class Template(BaseModel):
         except TypeError:
             key, hit = None, None
         if hit is None:
-            context = self._context(shot, query_lang)
-            context["answer"] = self.shown_answer(shot, query_lang)
+            labels_lang = self.shot_lang(shot, query_lang)
+            context = self._context(shot, labels_lang)
+            info = languages.resolve(shot.lang)
+            context.update(
+                lang=info.code, lang_name=info.name, lang_native=info.native_name or info.name
+            )
+            context["answer"] = self.shown_answer(shot, labels_lang)
             hit = (self._render_part("user", context), self._render_part("target", context))
             if key is not None and len(self._shot_cache) < SHOT_CACHE_SIZE:
                 self._shot_cache[key] = hit

@@ -133,6 +133,9 @@ class Request:
     prompt: str | None = None
     sampling: Sampling = field(default_factory=Sampling)
     constraint: Constraint | None = None
+    #: Chat-template keyword arguments of this request (``(("enable_thinking", False),)``),
+    #: over the backend's own; sorted ``(name, value)`` pairs so the request stays hashable.
+    chat_template_kwargs: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -141,12 +144,18 @@ class Request:
             object.__setattr__(self, "messages", tuple(self.messages))
 
     def digest(self) -> str:
-        """SHA-256 (first 16 hex digits) of the rendered input: what was sent, not how."""
+        """SHA-256 (first 16 hex digits) of the rendered input: what was sent, not how.
+
+        Never raises: text with a lone surrogate (which readers refuse, but a
+        library caller may pass) is hashed by its code points (``surrogatepass``).
+        """
         if self.messages is not None:
             payload: Any = [m.to_dict() for m in self.messages]
         else:
             payload = self.prompt
-        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode(
+            "utf-8", "surrogatepass"
+        )
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -160,13 +169,17 @@ class Completion:
     completion_tokens: int = 0
     finish_reasons: tuple[str, ...] = ()
     error: str | None = None
+    #: A reasoning model's thinking per sample (None where it did not think), kept apart
+    #: from ``texts``, which hold the answers; empty when no sample thought.
+    reasoning: tuple[str | None, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
-Verdict = Literal["on", "off", "uncertain"]
+#: ``mixed``: an off-target line (a preamble, a line of 5+ words) beside on-target text.
+Verdict = Literal["on", "off", "uncertain", "mixed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +198,16 @@ class SegmentCheck:
 class LangCheck:
     """Evidence that a generated text is (or is not) in the language it was asked to be in.
 
-    ``verdict`` is ``on``, ``off`` or ``uncertain`` (too short, or no detector
-    can tell); ``rule`` names the check that decided; ``off_share`` is the share
-    of the text's letters in off-target segments. ``segments`` holds per-sentence
-    evidence when the text has more than one sentence. ``flags`` names problems
-    that are not about the language (``repetition``: degenerate looping output).
+    ``verdict`` is ``on``, ``off``, ``uncertain`` (too short, or no detector
+    can tell) or ``mixed`` (an off-target line, e.g. an English preamble, beside
+    on-target text; ``detected`` is then the off line's language); ``rule``
+    names the check that decided; ``off_share`` is the share of the text's
+    letters in off-target segments. ``segments`` holds per-sentence evidence
+    when the text has more than one sentence, ``lines`` per-line evidence (lines
+    of 5+ words, a preamble) when it has several lines or a preamble. ``flags``
+    names problems that are not about the language (``repetition``: degenerate
+    looping output; ``english-words``: Latin-script words inside the on-target
+    lines of a non-Latin-script target).
     """
 
     expected: str
@@ -200,6 +218,12 @@ class LangCheck:
     off_share: float = 0.0
     segments: tuple[SegmentCheck, ...] = ()
     flags: tuple[str, ...] = ()
+    lines: tuple[SegmentCheck, ...] = ()
+
+    @property
+    def line_pass(self) -> bool:
+        """Whether no line is known to be off-target (the Language Confusion Benchmark's LPR unit)."""
+        return self.verdict not in ("off", "mixed")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -224,6 +248,18 @@ class LangCheck:
             ]
         if self.flags:
             out["flags"] = list(self.flags)
+        if self.lines:
+            out["lines"] = [
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "detected": s.detected,
+                    "confidence": round(s.confidence, 4),
+                    "verdict": s.verdict,
+                    "rule": s.rule,
+                }
+                for s in self.lines
+            ]
         return out
 
 
@@ -246,6 +282,10 @@ class StepOutput:
     checks: tuple[LangCheck, ...] = ()
     error: str | None = None
     guard: Mapping[str, Any] | None = None
+    #: A reasoning model's thinking per text (None where there was none), apart from ``texts``.
+    reasoning: tuple[str | None, ...] = ()
+    #: The language check of each thinking (against ``lang``: it records what the model thought in).
+    reasoning_checks: tuple[LangCheck | None, ...] = ()
 
     def __post_init__(self) -> None:
         if self.guard is not None:
@@ -267,6 +307,11 @@ class StepOutput:
             out["error"] = self.error
         if self.guard is not None:
             out["guard"] = dict(self.guard)
+        if self.reasoning:
+            out["reasoning"] = list(self.reasoning)
+            out["reasoning_checks"] = [
+                c.to_dict() if c is not None else None for c in self.reasoning_checks
+            ]
         return out
 
 

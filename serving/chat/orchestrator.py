@@ -9,7 +9,9 @@ verdicts).
 How it works. Every engine request is an *attempt*. The first attempt asks for
 all ``n`` choices in one request (one prefill, vLLM fans the samples out).
 Each choice then has its own guard: it holds its text back until
-``hold_letters`` letters are there (streaming) or the text is finished
+``hold_letters`` letters and the whole first line (up to ``FIRST_LINE_HOLD``
+letters, so a preamble is checked before anything streams) are there
+(streaming) or the text is finished
 (non-streaming), checks the language and asks the policy what to do. A retry
 or a pivot is a new attempt for that choice alone (``n=1``), launched while the
 other choices go on; the choice remembers the attempt it came from, so if the
@@ -35,6 +37,15 @@ from xprompt.types import Completion, LangCheck, Message, Request, Sampling
 
 Checker = Callable[[str, str], LangCheck]
 Phase = Literal["holding", "streaming", "done"]
+
+#: Streaming: the hold also covers the whole first line (where preambles such as "Here is the
+#: answer in Hausa:" sit), up to this many letters; a longer first line is no preamble.
+FIRST_LINE_HOLD = 300
+
+
+def first_line_done(text: str) -> bool:
+    """Whether the first non-blank line of ``text`` has ended (a line break follows it)."""
+    return "\n" in text.lstrip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,7 @@ class Attempt:
     task: asyncio.Task[None] | None = None
     texts: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    reasoning: list[str | None] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     source_text: str | None = None  # pivot: the pivot-language answer that was translated
@@ -102,6 +114,8 @@ class ChoiceState:
     pivot_source: str | None = None
     text: str = ""
     reason: str = ""
+    reasoning: str | None = None
+    reasoning_check: LangCheck | None = None
 
     @property
     def retries(self) -> int:
@@ -125,6 +139,10 @@ class ChoiceState:
             out["pivot_error"] = self.pivot_error
         if self.pivot_source is not None:
             out["pivot_source"] = self.pivot_source
+        if self.reasoning is not None:
+            out["reasoning_check"] = (
+                self.reasoning_check.to_dict() if self.reasoning_check is not None else None
+            )
         return out
 
 
@@ -160,6 +178,7 @@ class ReplyRun:
         stream: bool,
         hold_letters: int,
         timeout_s: float | None = None,
+        chat_template_kwargs: tuple[tuple[str, Any], ...] = (),
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -172,6 +191,7 @@ class ReplyRun:
         self.stream = stream
         self.hold_letters = hold_letters
         self.timeout_s = timeout_s
+        self.chat_template_kwargs = chat_template_kwargs
         self.attempts: list[Attempt] = []
         self.choices = [ChoiceState(i, current=0) for i in range(sampling.n)]
         self._queue: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
@@ -229,6 +249,7 @@ class ReplyRun:
             f"{self.request_id}-{no}",
             messages=self.policy.messages(self.conversation, self.plan.lang, kind),
             sampling=sampling,
+            chat_template_kwargs=self.chat_template_kwargs,
         )
 
     def _launch(self, kind: AttemptKind, choices: tuple[int, ...], sampling: Sampling) -> Attempt:
@@ -289,6 +310,7 @@ class ReplyRun:
             attempt.completion_tokens = snapshot.completion_tokens
             attempt.texts = list(snapshot.texts)
             attempt.reasons = list(snapshot.finish_reasons)
+            attempt.reasoning = list(snapshot.reasoning)
         events: list[Event] = []
         for index in attempt.choices:
             choice = self.choices[index]
@@ -323,14 +345,22 @@ class ReplyRun:
         if choice.phase == "holding" and (not self.plan.check or self.plan.lang is None):
             choice.phase = "streaming"  # nothing to check: no hold
         if choice.phase == "holding":
-            enough = self.stream and letter_count(text) >= self.hold_letters
+            letters = letter_count(text)
+            enough = self.stream and letters >= self.hold_letters
             if not (finished or enough):
                 return []
             check = self.checker(text, self.plan.lang)
-            choice.history.append({"kind": attempt.kind, "verdict": check.verdict})
             step = self.policy.next_step(
                 check, kind=attempt.kind, direct_attempts=choice.direct_attempts, plan=self.plan
             )
+            if (
+                step == "accept"
+                and not finished
+                and not first_line_done(text)
+                and letters < FIRST_LINE_HOLD
+            ):
+                return []  # the start looks fine: hold on until its first line is complete
+            choice.history.append({"kind": attempt.kind, "verdict": check.verdict})
             if step == "retry":
                 choice.fallback = attempt.no
                 self._launch("firm", (choice.index,), self._retry_sampling(len(self.attempts)))
@@ -352,6 +382,11 @@ class ReplyRun:
             events.append(DeltaEvent(choice.index, delta))
         if finished:
             choice.text, choice.reason = text, reason
+            if attempt.reasoning and attempt.reasoning[sample] is not None:
+                # The thinking is checked on its own: which language the model thought in.
+                choice.reasoning = attempt.reasoning[sample]
+                if self.plan.lang is not None and choice.reasoning:
+                    choice.reasoning_check = self.checker(choice.reasoning, self.plan.lang)
             if choice.final is None and self.plan.check and self.plan.lang is not None:
                 choice.final = self.checker(text, self.plan.lang)
             choice.phase = "done"

@@ -15,11 +15,24 @@ detection, check results, retries, pivot). Plain clients never see it.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xprompt.data import lone_surrogate, surrogate_problem
 from xprompt.types import Message, Sampling
+
+
+def _unicode_text(value: str) -> str:
+    """Refuse text with a lone surrogate (valid JSON, not valid Unicode: it cannot be tokenized)."""
+    where = lone_surrogate(value)
+    if where is not None:
+        raise ValueError(f"has a lone surrogate {where}: not valid Unicode text")
+    return value
+
+
+#: A string that must be valid Unicode text (every text field of a request).
+Text = Annotated[str, AfterValidator(_unicode_text)]
 
 #: Roles clients may send; ``developer`` is OpenAI's newer name for ``system``.
 ROLES = ("system", "developer", "user", "assistant")
@@ -31,7 +44,7 @@ class TextPart(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str
-    text: str | None = None
+    text: Text | None = None
 
     @model_validator(mode="after")
     def _text_only(self) -> TextPart:
@@ -48,8 +61,8 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: str
-    content: str | list[TextPart] | None = None
-    name: str | None = None
+    content: Text | list[TextPart] | None = None
+    name: Text | None = None
 
     @field_validator("role")
     @classmethod
@@ -59,6 +72,15 @@ class ChatMessage(BaseModel):
         if value not in ROLES:
             raise ValueError(f"unknown role '{value}' (use one of {', '.join(ROLES)})")
         return value
+
+    @model_validator(mode="after")
+    def _has_content(self) -> ChatMessage:
+        if self.content is None and self.role != "assistant":
+            raise ValueError(
+                f"content is required for a {self.role} message (null is allowed only for an "
+                "assistant turn)"
+            )
+        return self
 
     def text(self) -> str:
         """The content as one string (text parts joined)."""
@@ -78,10 +100,10 @@ class XpromptRequestOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lang: str | None = Field(
+    lang: Text | None = Field(
         None, description="reply language (FLORES-200 code, ISO 639, BCP-47 or English name)"
     )
-    conversation_id: str | None = Field(
+    conversation_id: Text | None = Field(
         None, max_length=200, description="key under which the conversation's language is held"
     )
     retries: int | None = Field(None, ge=0, le=5, description="override the policy's retries")
@@ -127,20 +149,26 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str | None = None
+    model: Text | None = None
     messages: list[ChatMessage] = Field(..., min_length=1)
     n: int = Field(1, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
-    stop: str | list[str] | None = None
+    stop: Text | list[Text] | None = None
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
-    user: str | None = None
+    user: Text | None = None
+    #: Keyword arguments of the model's chat template (``{"enable_thinking": false}``), as vLLM takes them.
+    chat_template_kwargs: dict[str, Any] | None = None
     xprompt: XpromptRequestOptions | None = None
+
+    def template_kwargs(self) -> tuple[tuple[str, Any], ...]:
+        """``chat_template_kwargs`` as the hashable pairs a :class:`Request` carries."""
+        return tuple(sorted((self.chat_template_kwargs or {}).items()))
 
     @field_validator("stop")
     @classmethod
@@ -167,6 +195,13 @@ class ChatCompletionRequest(BaseModel):
         if not any(m.role == "user" for m in value):
             raise ValueError("the conversation has no user message")
         return value
+
+    @model_validator(mode="after")
+    def _extra_is_text(self) -> ChatCompletionRequest:
+        problem = surrogate_problem(self.model_extra or {})
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     def unsupported(self) -> tuple[str, str] | None:
         """The first known-but-unsupported field the client set, and why: ``(field, reason)``."""
@@ -219,6 +254,8 @@ class Usage(BaseModel):
 class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
+    #: A reasoning model's thinking, apart from the answer (as vLLM's server returns it).
+    reasoning: str | None = None
 
 
 class Choice(BaseModel):

@@ -43,7 +43,7 @@ from serving.errors import ApiError, error_body
 from serving.language import ReplyLanguage
 from serving.state import ServerState
 from xprompt import languages
-from xprompt.errors import BackendError, UnknownLanguageError
+from xprompt.errors import BackendError, EngineDiedError, UnknownLanguageError
 from xprompt.types import Request, Sampling
 
 LANG_HEADER = "x-xprompt-lang"
@@ -61,6 +61,8 @@ class ChatService:
     ) -> JSONResponse | StreamingResponse:
         """Answer one request (``access`` collects what the access log may show)."""
         state = self.state
+        if state.engine_failure is not None:
+            raise ApiError(503, engine_down_message(state.engine_failure), code="engine_dead")
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         access.update(request_id=request_id, stream=body.stream, n=body.n)
         self._validate(body)
@@ -89,6 +91,7 @@ class ChatService:
         probe = Request(
             f"{request_id}-probe",
             messages=state.policy.messages(conversation, plan.lang, plan.first_attempt),
+            chat_template_kwargs=body.template_kwargs(),
         )
         run = ReplyRun(
             engine=state.engine,
@@ -102,6 +105,7 @@ class ChatService:
             stream=body.stream,
             hold_letters=hold,
             timeout_s=state.config.limits.request_timeout_s,
+            chat_template_kwargs=body.template_kwargs(),
         )
         context = _Context(request_id, state.model_name, reply, body, run, access)
         if body.stream:
@@ -209,7 +213,11 @@ class ChatService:
             id=ctx.request_id,
             model=ctx.model,
             choices=[
-                Choice(index=i, message=ResponseMessage(content=t), finish_reason=reasons[i])
+                Choice(
+                    index=i,
+                    message=ResponseMessage(content=t, reasoning=ctx.run.choices[i].reasoning),
+                    finish_reason=reasons[i],
+                )
                 for i, t in enumerate(texts)
             ],
             usage=ctx.usage(),
@@ -265,7 +273,11 @@ class ChatService:
                 elif isinstance(event, FinishEvent):
                     finished += 1
                     extension = self._outcome(ctx) if finished == n else None
-                    yield chunks.write([_choice(event.index, {}, event.reason)], xprompt=extension)
+                    thinking = ctx.run.choices[event.index].reasoning
+                    delta = {"reasoning": thinking} if thinking is not None else {}
+                    yield chunks.write(
+                        [_choice(event.index, delta, event.reason)], xprompt=extension
+                    )
             options = ctx.body.stream_options
             if options is not None and options.include_usage:
                 yield chunks.write([], usage=ctx.usage().model_dump())
@@ -283,6 +295,7 @@ class ChatService:
             "lang_source": ctx.reply.source,
             "detected": {"lang": ctx.reply.detected, "confidence": round(ctx.reply.confidence, 4)},
             **run.outcome(),
+            "chat_format": self.state.chat_format(),
             "ignored_fields": ctx.body.ignored_fields(),
             "signature": self.state.signature(run.sampling.signature()),
         }
@@ -360,6 +373,8 @@ class _Context:
             raise ApiError(
                 400, f"the engine refused the request: {exc}", param="messages"
             ) from None
+        except EngineDiedError as exc:
+            raise ApiError(503, engine_down_message(exc.message), code="engine_dead") from None
         except BackendError as exc:
             raise ApiError(502, exc.message, code="engine_error") from None
 
@@ -368,6 +383,14 @@ class _Context:
         return Usage(
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         )
+
+
+def engine_down_message(reason: str) -> str:
+    """What a client is told while the engine is dead."""
+    return (
+        f"the engine is down ({reason}); this server exits so that its supervisor restarts it: "
+        "retry shortly"
+    )
 
 
 class ChunkWriter:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from serving.deps import require_key, server_state
 from serving.meta.protocol import Health, ModelCard, ModelList
 from serving.ops.metrics import CONTENT_TYPE
-from xprompt.errors import BackendError
+from xprompt.errors import BackendError, EngineDiedError
 
 router = APIRouter()
 _STARTED = int(time.time())
@@ -45,8 +45,15 @@ async def health(request: Request) -> JSONResponse:
     if state is None:
         body = Health(status="unavailable", detail="starting or shutting down")
         return JSONResponse(body.model_dump(), status_code=503)
+    if state.engine_failure is not None:
+        body = Health(status="unavailable", model=state.model_name, detail=state.engine_failure)
+        return JSONResponse(body.model_dump(), status_code=503)
     try:
         await state.engine.check_health()
+    except EngineDiedError as exc:
+        state.engine_died(exc.message)
+        body = Health(status="unavailable", model=state.model_name, detail=exc.message)
+        return JSONResponse(body.model_dump(), status_code=503)
     except BackendError as exc:
         body = Health(status="unavailable", model=state.model_name, detail=exc.message)
         return JSONResponse(body.model_dump(), status_code=503)

@@ -110,7 +110,7 @@ def test_text_parts_and_developer_role_are_served(run_app):
         (
             {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
             400,
-            "messages[0].content",
+            "messages[0].content[0]",
             "text only",
         ),
         (

@@ -235,6 +235,27 @@ def test_stream_holds_back_the_start_and_never_leaks_an_off_target_reply(run_app
     assert engine.requests[0].id in engine.cancelled
 
 
+def test_stream_holds_the_whole_first_line_so_a_preamble_never_streams(run_app):
+    # At 10 letters the start is too short to judge (uncertain); the guard waits for the line break.
+    preamble = "Ok so the answer you asked for, in Hausa, follows below:\n"
+
+    def script(request):
+        return HAUSA if firm(request) else preamble + HAUSA_2
+
+    engine = ScriptedChatEngine(script, chunk_chars=3, delay_s=0.001)
+
+    async def body(http):
+        return await http.post(
+            "/v1/chat/completions", json=chat(stream=True, xprompt={"hold_letters": 10})
+        )
+
+    r = run_app(engine, body)
+    assert r.headers["x-xprompt-check"] == "on" and r.headers["x-xprompt-retries"] == "1"
+    events = sse_events(r.text)
+    text = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"])
+    assert text == HAUSA  # nothing of the preamble (or the answer after it) reached the client
+
+
 def test_stream_without_hold_streams_at_once_and_checks_at_the_end(run_app):
     engine = ScriptedChatEngine(lambda r: ENGLISH, chunk_chars=5)
 

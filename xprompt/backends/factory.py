@@ -7,6 +7,7 @@ house, next to the backends) so none of them imports the runner to get one.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xprompt.backends.base import Backend, backend_class
@@ -29,6 +30,12 @@ def resolve_model(engine: EngineConfig) -> str:
         from xprompt.testing.tiny_models import ensure_tiny_llama
 
         return str(ensure_tiny_llama())
+    if engine.model.startswith(f"{TINY_MODEL_NAME}-"):
+        from xprompt.testing.tiny_models import FAMILIES, ensure_tiny_family
+
+        name = engine.model.removeprefix(f"{TINY_MODEL_NAME}-")
+        if name in FAMILIES and not Path(engine.model).exists():
+            return str(ensure_tiny_family(name))
     return engine.model
 
 

@@ -23,13 +23,16 @@ alike.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
+import re
 import threading
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from xprompt import chat_format
 from xprompt.backends.endpoints import (
     EndpointPool,
     Failure,
@@ -38,6 +41,7 @@ from xprompt.backends.endpoints import (
     Reply,
     RetryPolicy,
 )
+from xprompt.chat_format import ChatFormat
 from xprompt.errors import BackendError, ConfigError
 from xprompt.types import Completion, Request
 
@@ -66,6 +70,16 @@ SERVER_SIDE = {
     "enforce_eager": None,
     "engine_options": {},
 }
+
+
+#: A server's 400 that means "the chat template refused this conversation" (vLLM passes the
+#: template's own message on: Gemma's "System role not supported", Mistral's "Conversation
+#: roles must alternate ...").
+TEMPLATE_REFUSAL = re.compile(
+    r"system role|roles must alternate|conversation roles|only user and assistant|"
+    r"chat template|chat_template|jinja|raise_exception",
+    re.IGNORECASE,
+)
 
 
 def context_overflow(prompt_tokens: int, max_tokens: int, max_model_len: int) -> str:
@@ -118,6 +132,17 @@ class OpenAIBackend:
             api_key = os.environ.get(engine.api_key_env) or None
         self._model = model
         self._chat_template = _read_chat_template(engine.chat_template)
+        self._template_kwargs = dict(engine.chat_template_kwargs)
+        # Probe here when the template can be read here (a local model directory or
+        # --chat-template); else assume the server's template takes everything and
+        # adapt on its first refusal.
+        probed = chat_format.probe_model_dir(
+            engine.tokenizer or model,
+            chat_template=self._chat_template,
+            kwargs=self._template_kwargs,
+        )
+        self.chat_format: ChatFormat = probed if probed is not None else chat_format.NATIVE
+        self._format_source = "probed" if probed is not None else "assumed"
         self._wanted_max_model_len = engine.max_model_len
         self._retry = RetryPolicy(
             max_retries=engine.max_retries if max_retries is None else max_retries,
@@ -177,6 +202,9 @@ class OpenAIBackend:
             "max_model_len": self.max_model_len,
             "servers": self._pool.status() if not self._closed else [],
             "concurrency": self._pool.concurrency,
+            "chat_format": self.chat_format.label,
+            "chat_format_source": self._format_source,
+            "chat_template_kwargs": dict(self._template_kwargs),
         }
 
     def close(self) -> None:
@@ -230,9 +258,12 @@ class OpenAIBackend:
             else:
                 body["structured_outputs"] = {"regex": request.constraint.regex}
         if request.messages is not None:
-            body["messages"] = [m.to_dict() for m in request.messages]
+            body["messages"] = [m.to_dict() for m in self.chat_format.adapt(request.messages)]
             if self._chat_template is not None:
                 body["chat_template"] = self._chat_template
+            kwargs = {**self._template_kwargs, **dict(request.chat_template_kwargs)}
+            if kwargs:
+                body["chat_template_kwargs"] = kwargs
             return Job("/chat/completions", body)
         body["prompt"] = request.prompt
         return Job("/completions", body)
@@ -247,6 +278,30 @@ class OpenAIBackend:
 
     async def _generate(self, requests: Sequence[Request]) -> list[Completion]:
         outcomes = await self._pool.run([self.request_body(r) for r in requests])
+        refused = [i for i, o in enumerate(outcomes) if _is_template_refusal(o)]
+        if refused and self.chat_format != chat_format.CAUTIOUS:
+            # The server's template refused a conversation: from now on send every
+            # conversation in the most cautious shape, and send these again.
+            first = outcomes[refused[0]]
+            assert isinstance(first, Failure)
+            log.warning(
+                "the server's chat template refused a conversation (%s): adapting conversations "
+                "(system text folded into the user turn, same-role turns merged)",
+                first.server_message,
+            )
+            self.chat_format = chat_format.CAUTIOUS
+            self._format_source = f"server refused: {first.server_message}"
+            again = await self._pool.run([self.request_body(requests[i]) for i in refused])
+            for i, outcome in zip(refused, again, strict=True):
+                outcomes[i] = outcome
+        for i, outcome in enumerate(outcomes):
+            if _is_template_refusal(outcome) and requests[i].messages is not None:
+                assert isinstance(outcome, Failure)
+                outcomes[i] = dataclasses.replace(
+                    outcome,
+                    message=f"the server's chat template refused the conversation: "
+                    f"'{outcome.server_message}' (adaptation tried: {self.chat_format.label})",
+                )
         completions = [
             self._completion(request, outcome)
             for request, outcome in zip(requests, outcomes, strict=True)
@@ -275,7 +330,7 @@ class OpenAIBackend:
     def _tokenize_job(self, request: Request) -> Job:
         body: dict[str, Any] = {"model": self._model}
         if request.messages is not None:
-            body["messages"] = [m.to_dict() for m in request.messages]
+            body["messages"] = [m.to_dict() for m in self.chat_format.adapt(request.messages)]
             body["add_generation_prompt"] = True
             if self._chat_template is not None:
                 body["chat_template"] = self._chat_template
@@ -297,9 +352,12 @@ class OpenAIBackend:
             )
         ordered = sorted(choices, key=lambda c: c.get("index", 0))
         if request.messages is not None:
-            texts = tuple((c.get("message") or {}).get("content") or "" for c in ordered)
+            split = [_answer_and_reasoning(c.get("message") or {}) for c in ordered]
+            texts = tuple(answer for answer, _ in split)
+            reasoning = tuple(thinking for _, thinking in split)
         else:
             texts = tuple(c.get("text") or "" for c in ordered)
+            reasoning = ()
         usage = body.get("usage") or {}
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
         max_tokens = request.sampling.max_tokens
@@ -315,6 +373,7 @@ class OpenAIBackend:
             prompt_tokens=prompt_tokens,
             completion_tokens=int(usage.get("completion_tokens") or 0),
             finish_reasons=tuple(str(c.get("finish_reason")) for c in ordered),
+            reasoning=reasoning if any(r is not None for r in reasoning) else (),
         )
 
     def _check_listing(self, listing: dict[str, Any]) -> str | None:
@@ -352,6 +411,28 @@ def _max_model_len(listings: Sequence[dict[str, Any]], model: str) -> int | None
             "start every replica with the same --max-model-len"
         )
     return lengths.pop() if lengths else None
+
+
+def _answer_and_reasoning(message: dict[str, Any]) -> tuple[str, str | None]:
+    """The answer and the thinking of one chat choice.
+
+    A reasoning parser on the server returns the thinking apart (vLLM:
+    ``reasoning``, older vLLM and others: ``reasoning_content``); otherwise a
+    ``<think>...</think>`` block in the content is split off here.
+    """
+    content = message.get("content") or ""
+    for key in ("reasoning", "reasoning_content"):
+        thinking = message.get(key)
+        if isinstance(thinking, str) and thinking:
+            return content, thinking
+    thinking, answer = chat_format.split_reasoning(content)
+    return answer, thinking
+
+
+def _is_template_refusal(outcome: Outcome) -> bool:
+    if not isinstance(outcome, Failure) or outcome.status != 400 or not outcome.body:
+        return False
+    return bool(TEMPLATE_REFUSAL.search(outcome.server_message))
 
 
 def _is_context_overflow(failure: Failure) -> bool:

@@ -18,11 +18,17 @@ Works with the CUDA build (``pip install vllm``) and the CPU build
 from __future__ import annotations
 
 import functools
+import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from xprompt.errors import BackendError, ConfigError
+from xprompt import chat_format
+from xprompt.backends.lifetime import bind_engine_children
+from xprompt.chat_format import ChatFormat, ChatTemplateError
+from xprompt.errors import BackendError, ConfigError, EngineDiedError
 from xprompt.types import Completion, Constraint, Request, Sampling
 
 
@@ -78,6 +84,7 @@ class _VLLMEngine:
         seed: int = 0,
         enforce_eager: bool | None = None,
         chat_template: str | None = None,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
         engine_options: Mapping[str, Any] | None = None,
     ) -> None:
         local = _local_path(model)
@@ -117,6 +124,8 @@ class _VLLMEngine:
             # batch's prompts exceed the token budget: prefill whole prompts on a CPU.
             options.setdefault("enable_chunked_prefill", False)
         self._options = options
+        # The engine core runs in a child process: it must not outlive this one (SIGKILL included).
+        bind_engine_children()
         try:
             engine = self._start(str(local) if local is not None else model, options)
         except (
@@ -129,6 +138,56 @@ class _VLLMEngine:
         self.max_model_len: int = int(engine.model_config.max_model_len)
         self._dtype = str(engine.model_config.dtype).removeprefix("torch.")
         self._chat_template = _read_chat_template(chat_template)
+        self._template_kwargs = dict(chat_template_kwargs or {})
+        self.chat_format: ChatFormat | None = self._probe_chat_format()
+        vocab = self._tokenizer.get_vocab()
+        #: ``<think>`` and ``</think>``'s ids when the model is a reasoning model (has ``</think>``).
+        self._think_ids: tuple[int, int] | None = (
+            (vocab.get(chat_format.THINK_OPEN, -1), vocab[chat_format.THINK_CLOSE])
+            if chat_format.THINK_CLOSE in vocab
+            else None
+        )
+
+    def split_reasoning(
+        self, texts: Sequence[str], prompt_ids: Sequence[int]
+    ) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+        """The answers and the thinking of a reasoning model's texts (``()`` for other models).
+
+        When the prompt itself ends by opening ``<think>`` (the template's
+        generation prompt), a text without ``</think>`` is all thinking so far.
+        """
+        if self._think_ids is None:
+            return tuple(texts), ()
+        tail = list(prompt_ids[-8:])
+        last = {
+            i: max((j for j, t in enumerate(tail) if t == i), default=-1) for i in self._think_ids
+        }
+        opened = last[self._think_ids[0]] > last[self._think_ids[1]]
+        split = [chat_format.split_reasoning(t, opened=opened) for t in texts]
+        if not any(thinking is not None for thinking, _ in split):
+            return tuple(texts), ()
+        return tuple(answer for _, answer in split), tuple(thinking for thinking, _ in split)
+
+    def _probe_chat_format(self) -> ChatFormat | None:
+        """What the model's chat template accepts (None: no template, or it renders nothing)."""
+        if self._chat_template is None and not getattr(self._tokenizer, "chat_template", None):
+            return None
+        try:
+            return chat_format.probe(
+                lambda conversation, generation: self._apply_template(
+                    conversation, generation, self._template_kwargs
+                )
+            )
+        except ChatTemplateError:
+            return None  # every chat request will report the template's refusal
+
+    def _apply_template(
+        self, conversation: list[dict[str, str]], generation: bool, kwargs: Mapping[str, Any]
+    ) -> str:
+        options: dict[str, Any] = {"tokenize": False, "add_generation_prompt": generation}
+        if self._chat_template is not None:
+            options["chat_template"] = self._chat_template
+        return self._tokenizer.apply_chat_template(conversation, **options, **kwargs)
 
     def _start(self, model: str, options: dict[str, Any]) -> Any:
         """Start the engine; return it (it has ``get_tokenizer()`` and ``model_config``)."""
@@ -151,20 +210,29 @@ class _VLLMEngine:
             "device": "cpu" if self.on_cpu else "gpu",
             "max_model_len": self.max_model_len,
             "dtype": self._dtype,
+            "chat_format": self.chat_format.label if self.chat_format is not None else "none",
+            "chat_template_kwargs": dict(self._template_kwargs),
         }
 
     def render_chat(self, request: Request) -> str:
-        """The prompt text the model's chat template makes of a chat request."""
+        """The prompt text the model's chat template makes of a chat request.
+
+        The conversation is first adapted to what the template accepts
+        (:mod:`xprompt.chat_format`); raises :class:`ChatTemplateError` (quoting
+        the template) when it still cannot be rendered.
+        """
         assert request.messages is not None
-        conversation = [m.to_dict() for m in request.messages]
-        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
-        if self._chat_template is not None:
-            kwargs["chat_template"] = self._chat_template
-        elif not getattr(self._tokenizer, "chat_template", None):
+        if self._chat_template is None and not getattr(self._tokenizer, "chat_template", None):
             raise ConfigError(
                 f"model '{self._model}' has no chat template: {self.no_template_hint}"
             )
-        return self._tokenizer.apply_chat_template(conversation, **kwargs)
+        kwargs = {**self._template_kwargs, **dict(request.chat_template_kwargs)}
+        text, _ = chat_format.render_adapted(
+            lambda conversation, generation: self._apply_template(conversation, generation, kwargs),
+            self.chat_format or chat_format.NATIVE,
+            request.messages,
+        )
+        return text
 
     def encode(self, texts: Sequence[str], *, add_special_tokens: bool) -> list[list[int]]:
         """Token ids of ``texts``, in one batch.
@@ -214,7 +282,32 @@ class VLLMBackend(_VLLMEngine):
     def _start(self, model: str, options: dict[str, Any]) -> Any:
         self._llm = self._vllm.LLM(model, **options)
         self._params_cache: dict[tuple[Sampling, Constraint | None], Any] = {}
+        self._watch_engine_core()
         return self._llm
+
+    def _watch_engine_core(self) -> None:
+        """Make a dead engine core raise instead of hanging ``generate``.
+
+        vLLM 0.32's sync client notices a dead engine core (its liveness monitor sets
+        ``engine_dead``) but then shuts its output thread down without waking the caller,
+        which waits for outputs forever. This thread hands the waiting call vLLM's own
+        ``EngineDeadError`` instead, so a killed engine stops the run with a message.
+        """
+        core = getattr(getattr(self._llm, "llm_engine", None), "engine_core", None)
+        resources = getattr(core, "resources", None)
+        outputs = getattr(core, "outputs_queue", None)
+        if resources is None or outputs is None:  # in-process engine core: nothing to watch
+            return
+        from vllm.v1.engine.exceptions import EngineDeadError
+
+        def watch() -> None:
+            while getattr(self, "_llm", None) is not None:
+                if getattr(resources, "engine_dead", False):
+                    outputs.put_nowait(EngineDeadError())
+                    return
+                time.sleep(0.5)
+
+        threading.Thread(target=watch, name="xprompt-engine-watch", daemon=True).start()
 
     # -- protocol ----------------------------------------------------------------
 
@@ -235,7 +328,14 @@ class VLLMBackend(_VLLMEngine):
             getattr(engine, "engine_core", None), "shutdown", None
         )
         if callable(shutdown):
-            shutdown()
+            try:
+                shutdown()
+            except (
+                Exception
+            ) as exc:  # a dead engine may fail to shut down; nothing is left to release
+                logging.getLogger("xprompt").warning(
+                    "shutting the vLLM engine down failed: %s", exc
+                )
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         """Render, tokenize and check every request, then run the valid ones as one batch."""
@@ -245,6 +345,9 @@ class VLLMBackend(_VLLMEngine):
         results: list[Completion | None] = [None] * len(requests)
         batch: list[int] = []
         for i, (request, ids) in enumerate(zip(requests, token_ids, strict=True)):
+            if isinstance(ids, ChatTemplateError):
+                results[i] = Completion(request.id, error=ids.message)
+                continue
             too_long = self.context_error(request, len(ids))
             if too_long is not None:
                 results[i] = Completion(request.id, prompt_tokens=len(ids), error=too_long)
@@ -253,7 +356,10 @@ class VLLMBackend(_VLLMEngine):
         if batch:
             for i, completion in zip(
                 batch,
-                self._run([requests[i] for i in batch], [token_ids[i] for i in batch]),
+                self._run(
+                    [requests[i] for i in batch],
+                    [ids for i in batch if not isinstance(ids := token_ids[i], ChatTemplateError)],
+                ),
                 strict=True,
             ):
                 results[i] = completion
@@ -261,20 +367,28 @@ class VLLMBackend(_VLLMEngine):
 
     # -- helpers -------------------------------------------------------------------
 
-    def tokenize(self, requests: Sequence[Request]) -> list[list[int]]:
-        """Token ids of each request's full prompt (chat template applied), in one batch."""
+    def tokenize(self, requests: Sequence[Request]) -> list[list[int] | ChatTemplateError]:
+        """Token ids of each request's full prompt (chat template applied), in one batch.
+
+        A conversation the chat template refuses gets its :class:`ChatTemplateError`
+        in its place (the others are still tokenized).
+        """
         chat_texts: list[str] = []
         chat_positions: list[int] = []
         raw_texts: list[str] = []
         raw_positions: list[int] = []
+        out: list[list[int] | ChatTemplateError] = [[] for _ in requests]
         for i, request in enumerate(requests):
             if request.messages is not None:
-                chat_texts.append(self.render_chat(request))
+                try:
+                    chat_texts.append(self.render_chat(request))
+                except ChatTemplateError as exc:
+                    out[i] = exc
+                    continue
                 chat_positions.append(i)
             else:
                 raw_texts.append(request.prompt or "")
                 raw_positions.append(i)
-        out: list[list[int]] = [[] for _ in requests]
         if chat_texts:
             # The chat template already carries the special tokens it needs.
             encoded = self.encode(chat_texts, add_special_tokens=False)
@@ -320,23 +434,37 @@ class VLLMBackend(_VLLMEngine):
                 for c in self._run(requests[i : i + 1], token_ids[i : i + 1])
             ]
         except Exception as exc:
-            raise BackendError(
-                f"vLLM failed while generating: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise generation_failure(exc) from exc
         return [
-            _completion(request, output) for request, output in zip(requests, outputs, strict=True)
+            self._completion(request, output)
+            for request, output in zip(requests, outputs, strict=True)
         ]
 
+    def _completion(self, request: Request, output: Any) -> Completion:
+        samples = sorted(output.outputs, key=lambda o: o.index)
+        prompt_ids = list(output.prompt_token_ids or ())
+        texts, reasoning = self.split_reasoning([s.text for s in samples], prompt_ids)
+        return Completion(
+            request_id=request.id,
+            texts=texts,
+            prompt_tokens=len(prompt_ids),
+            completion_tokens=sum(len(s.token_ids) for s in samples),
+            finish_reasons=tuple(str(s.finish_reason) for s in samples),
+            reasoning=reasoning,
+        )
 
-def _completion(request: Request, output: Any) -> Completion:
-    samples = sorted(output.outputs, key=lambda o: o.index)
-    return Completion(
-        request_id=request.id,
-        texts=tuple(s.text for s in samples),
-        prompt_tokens=len(output.prompt_token_ids or ()),
-        completion_tokens=sum(len(s.token_ids) for s in samples),
-        finish_reasons=tuple(str(s.finish_reason) for s in samples),
-    )
+
+def generation_failure(exc: Exception) -> BackendError:
+    """The error for an engine call that failed: ``EngineDiedError`` when the engine core is gone."""
+    try:
+        from vllm.v1.engine.exceptions import EngineDeadError
+    except ImportError:  # older vLLM
+        EngineDeadError = ()  # type: ignore[assignment,misc]
+    if isinstance(exc, EngineDeadError):
+        return EngineDiedError(
+            "the vLLM engine died while generating (its engine core process exited or was killed)"
+        )
+    return BackendError(f"vLLM failed while generating: {type(exc).__name__}: {exc}")
 
 
 def _read_chat_template(value: str | None) -> str | None:
@@ -433,7 +561,14 @@ class AsyncVLLMBackend(_VLLMEngine):
         """Shut the engine core down (idempotent)."""
         engine, self._engine = self._engine, None
         if engine is not None:
-            engine.shutdown()
+            try:
+                engine.shutdown()
+            except (
+                Exception
+            ) as exc:  # a dead engine may fail to shut down; nothing is left to release
+                logging.getLogger("xprompt").warning(
+                    "shutting the vLLM engine down failed: %s", exc
+                )
 
     async def check_health(self) -> None:
         """Raise ``BackendError`` when the engine is closed or dead."""
@@ -442,6 +577,11 @@ class AsyncVLLMBackend(_VLLMEngine):
         try:
             await self._engine.check_health()
         except Exception as exc:
+            failure = generation_failure(exc)
+            if isinstance(failure, EngineDiedError):
+                raise EngineDiedError(
+                    "the vLLM engine died (its engine core process exited or was killed)"
+                ) from exc
             raise BackendError(
                 f"the vLLM engine is not healthy: {type(exc).__name__}: {exc}"
             ) from exc
@@ -452,7 +592,11 @@ class AsyncVLLMBackend(_VLLMEngine):
         The last few results are kept: the server checks a prompt's length and then
         submits the same prompt, and retries re-send a conversation.
         """
-        key = request.messages if request.messages is not None else request.prompt
+        key = (
+            (request.messages, request.chat_template_kwargs)
+            if request.messages is not None
+            else request.prompt
+        )
         ids = self._ids_cache.get(key)
         if ids is None:
             ids = self._prompt_token_ids(request)
@@ -488,7 +632,11 @@ class AsyncVLLMBackend(_VLLMEngine):
 
         if self._engine is None:
             raise BackendError("the vLLM engine was closed")
-        ids = self.prompt_token_ids(request)
+        try:
+            ids = self.prompt_token_ids(request)
+        except ChatTemplateError as exc:
+            yield Completion(request.id, error=exc.message)
+            return
         too_long = self.context_error(request, len(ids))
         if too_long is not None:
             yield Completion(request.id, prompt_tokens=len(ids), error=too_long)
@@ -507,18 +655,18 @@ class AsyncVLLMBackend(_VLLMEngine):
                     tokens[sample.index] = len(sample.token_ids)
                     if sample.finish_reason is not None:
                         reasons[sample.index] = str(sample.finish_reason)
+                answers, reasoning = self.split_reasoning(texts, ids)
                 yield Completion(
                     request.id,
-                    texts=tuple(texts),
+                    texts=answers,
                     prompt_tokens=len(ids),
                     completion_tokens=sum(tokens),
                     finish_reasons=tuple(reasons),
+                    reasoning=reasoning,
                 )
         except _rejection_types() as exc:
             yield Completion(
                 request.id, prompt_tokens=len(ids), error=f"vLLM rejected the request: {exc}"
             )
         except Exception as exc:  # cancellation is a BaseException and passes through (abort)
-            raise BackendError(
-                f"vLLM failed while generating: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise generation_failure(exc) from exc

@@ -26,6 +26,8 @@ app = typer.Typer(
 
 #: Messages for people go to stderr; results (JSON, JSONL) go to stdout.
 err_console = Console(stderr=True)
+#: Listings and tables that are the command's result (``xprompt strategies | grep ...``).
+out_console = Console()
 
 
 def _register() -> None:

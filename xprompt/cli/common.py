@@ -142,6 +142,11 @@ def summary_table(summary: RunSummary, title: str = "Run summary") -> Table:
     for lang, stats in sorted(summary.by_lang.items()):
         add(lang, stats)
     add("all", summary.total, style="bold")
+    if summary.modes:
+        names = {"in-language": "in-language (supervised pairs)", "diverse": "diverse (LDP)"}
+        table.caption = "exemplars: " + ", ".join(
+            f"{names.get(mode, mode)} {count} rows" for mode, count in summary.modes.most_common()
+        )
     return table
 
 

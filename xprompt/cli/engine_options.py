@@ -75,6 +75,14 @@ ChatTemplate = Annotated[
     str | None,
     typer.Option(help="chat template file overriding the model's", rich_help_panel=ENGINE),
 ]
+ChatTemplateKwarg = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--chat-template-kwarg",
+        help="chat-template keyword argument KEY=VALUE, e.g. enable_thinking=false (repeatable)",
+        rich_help_panel=ENGINE,
+    ),
+]
 #: ``--engine-opt`` is the older spelling of ``xprompt serve``; both are accepted everywhere.
 EngineOption = Annotated[
     list[str] | None,

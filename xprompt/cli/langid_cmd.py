@@ -22,7 +22,8 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from xprompt.cli import app, err_console
+from xprompt.cli import app, err_console, out_console
+from xprompt.data import surrogate_problem
 from xprompt.errors import ConfigError, DataError, UnknownLanguageError
 
 langid_app = typer.Typer(
@@ -97,8 +98,42 @@ def _checker(
     return make_checker(config)
 
 
+#: Tables read like JSONL rows (the form benchmarks publish model outputs in), by extension.
+TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t"}
+
+
+def _table_rows(data: bytes, name: str, delimiter: str) -> Iterator[tuple[int, Any]]:
+    """(line number, row dict or error text) per data row of a CSV/TSV file with a header."""
+    import csv
+    import io
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield 1, f"{name}: not valid UTF-8 ({exc.reason})"
+        return
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            if None in row:
+                yield (
+                    reader.line_num,
+                    (f"{name} line {reader.line_num}: more cells than the header has columns"),
+                )
+                continue
+            if not any((v or "").strip() for v in row.values()):
+                continue
+            yield reader.line_num, row
+    except csv.Error as exc:
+        yield reader.line_num, f"{name} line {reader.line_num}: {exc}"
+
+
 def _rows(source: str, field: str | None, id_field: str) -> Iterator[dict[str, Any]]:
-    """``{"line", "id"?, "text"?, "row"?, "error"?}`` per non-empty input line."""
+    """``{"line", "id"?, "text"?, "row"?, "error"?}`` per non-empty input line (or table row)."""
+    delimiter = TABLE_DELIMITERS.get(Path(source).suffix.lower()) if source != "-" else None
+    if delimiter is not None:
+        yield from _rows_of_table(source, field or "text", id_field, delimiter)
+        return
     jsonl = field is not None or source.endswith(".jsonl")
     field = field or "text"
     if source == "-":
@@ -130,8 +165,17 @@ def _rows(source: str, field: str | None, id_field: str) -> Iterator[dict[str, A
             out["error"] = f"{name} line {number}: not valid JSON ({exc.msg})"
             yield out
             continue
+        except RecursionError:
+            out["error"] = f"{name} line {number}: not valid JSON (nested too deeply)"
+            yield out
+            continue
         if not isinstance(row, dict):
             out["error"] = f"{name} line {number}: a JSON object was expected"
+            yield out
+            continue
+        problem = surrogate_problem(row)
+        if problem is not None:
+            out["error"] = f"{name} line {number}: {problem}"
             yield out
             continue
         if id_field in row:
@@ -147,6 +191,31 @@ def _rows(source: str, field: str | None, id_field: str) -> Iterator[dict[str, A
             continue
         out["text"] = text
         out["row"] = row
+        yield out
+
+
+def _rows_of_table(
+    source: str, field: str, id_field: str, delimiter: str
+) -> Iterator[dict[str, Any]]:
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"input file not found: {path}")
+    for number, row in _table_rows(path.read_bytes(), str(path), delimiter):
+        out: dict[str, Any] = {"line": number}
+        if isinstance(row, str):
+            out["error"] = row
+            yield out
+            continue
+        if row.get(id_field) not in (None, ""):
+            out["id"] = row[id_field]
+        text = row.get(field)
+        if text is None:
+            present = ", ".join(sorted(row)) or "none"
+            out["error"] = f"{path} line {number}: column '{field}' is missing (columns: {present})"
+            yield out
+            continue
+        out["text"] = text
+        out["row"] = {k: v for k, v in row.items() if v not in (None, "")}
         yield out
 
 
@@ -362,6 +431,22 @@ def _share(cell: dict[str, Any], verdict: str) -> str:
     return f"{100 * cell[verdict] / cell['n']:.1f}%" if cell["n"] else "-"
 
 
+def _siblings(checker: Any, code: str) -> str:
+    """What the check can say about same-script siblings of ``code`` (coverage column)."""
+    if not checker.can_name(code):
+        return "cannot tell it from other languages of its script: they are uncertain"
+    info = checker.siblings(code)
+    parts = []
+    blind = [k for k in info["blind"] if k not in info["confusable"]]
+    if blind:
+        parts.append(f"{info['consulted']} consulted for {', '.join(blind)}")
+    if info["orthography"]:
+        parts.append(f"{', '.join(info['orthography'])} caught by its own letters")
+    if info["confusable"]:
+        parts.append(f"cannot tell it from {', '.join(info['confusable'])}: uncertain, never off")
+    return "; ".join(parts) or "-"
+
+
 @langid_app.command("coverage")
 def coverage_command(
     langs: Annotated[list[str], typer.Argument(help="language codes or names")],
@@ -369,14 +454,16 @@ def coverage_command(
     detector: DetectorOption = None,
     model: ModelOption = None,
     pivot: PivotOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the listing as JSON")] = False,
 ) -> None:
-    """Which detectors can name each language, and what the check does for it."""
+    """Which detectors can name each language, and what the check does for it (on standard output)."""
     from xprompt import languages
 
     checker = _checker(mode, detector, model, pivot)
     table = Table(title=f"language-ID coverage ({checker.mode} mode)")
-    for column in ("language", "name", "decided by", "what the check does"):
+    for column in ("language", "name", "decided by", "what the check does", "siblings"):
         table.add_column(column)
+    listing: list[dict[str, Any]] = []
     for text in langs:
         language = languages.resolve(text)
         deciders = checker.can_name(language.code)
@@ -389,5 +476,18 @@ def coverage_command(
         else:
             pivots = ", ".join(checker.pivots)
             how = f"script layer; no detector knows it: only {pivots} output is caught"
-        table.add_row(language.code, language.name, ", ".join(deciders) or "-", how)
-    err_console.print(table)
+        siblings = _siblings(checker, language.code)
+        table.add_row(language.code, language.name, ", ".join(deciders) or "-", how, siblings)
+        listing.append(
+            {
+                "language": language.code,
+                "name": language.name,
+                "decided_by": list(deciders),
+                "check": how,
+                "siblings": siblings,
+            }
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(listing, ensure_ascii=False, indent=2) + "\n")
+        return
+    out_console.print(table)

@@ -60,6 +60,15 @@ MinRatio = Annotated[
 MaxRatio = Annotated[
     float, typer.Option(help="most output/source letters", rich_help_panel=FILTERS)
 ]
+LengthMeasureOption = Annotated[
+    str,
+    typer.Option(
+        "--length-measure",
+        help="script: letters weighted by script (a Han character 3, Hangul 2, kana 1.5); "
+        "letters: every letter 1",
+        rich_help_panel=FILTERS,
+    ),
+]
 KeepCopies = Annotated[
     bool,
     typer.Option(
@@ -164,6 +173,7 @@ def filter_settings(
     keep_copies: bool,
     copy_chrf: float,
     roundtrip_chrf: float | None,
+    length_measure: str = "script",
 ) -> Any:
     """The filter settings from the command's flags (a ConfigError names a bad value)."""
     from xprompt.errors import ConfigError
@@ -175,6 +185,7 @@ def filter_settings(
             english_rule=english_rule,  # type: ignore[arg-type]
             min_ratio=min_ratio,
             max_ratio=max_ratio,
+            length_measure=length_measure,  # type: ignore[arg-type]
             reject_copies=not keep_copies,
             copy_chrf=copy_chrf,
             roundtrip_chrf=roundtrip_chrf,

@@ -67,6 +67,24 @@ Rerank = Annotated[
     bool,
     typer.Option("--rerank/--no-rerank", help="reverse prob + overlap", rich_help_panel=SEARCH),
 ]
+RerankRuleOption = Annotated[
+    str,
+    typer.Option(
+        "--rerank-rule",
+        help="best overlap < 0.9: original (keep the search's best, replace only by a "
+        "lower-NLL word sub-span) or lowest-nll (lowest reverse NLL of all kept)",
+        rich_help_panel=SEARCH,
+    ),
+]
+NoCandidateOption = Annotated[
+    str,
+    typer.Option(
+        "--no-candidate",
+        help="no candidate passes the re-ranking filter: drop (the sentence, as the original) "
+        "or search-order",
+        rich_help_panel=SEARCH,
+    ),
+]
 BatchRows = Annotated[int, typer.Option(help="sequences per forward pass", rich_help_panel=SEARCH)]
 MaxTemplate = Annotated[
     int, typer.Option(help="longer templates fail instead of searching", rich_help_panel=SEARCH)
@@ -96,6 +114,8 @@ def _settings(
     rerank: bool,
     batch_rows: int,
     max_template_tokens: int,
+    rerank_rule: str = "original",
+    no_candidate: str = "drop",
 ) -> tuple[Any, Any]:
     from xprompt.errors import ConfigError
     from xprompt.mt.base import DecodingSettings
@@ -127,12 +147,17 @@ def _settings(
         max_batch_size=batch_size,
         cache=cache,
     )
-    codec = CodecSettings(
-        search=search_settings,
-        prefilter=prefilter,
-        rerank=rerank,
-        max_template_tokens=max_template_tokens,
-    )
+    try:
+        codec = CodecSettings(
+            search=search_settings,
+            prefilter=prefilter,
+            rerank=rerank,
+            rerank_rule=rerank_rule,  # type: ignore[arg-type]
+            no_candidate=no_candidate,  # type: ignore[arg-type]
+            max_template_tokens=max_template_tokens,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"codec: {exc}") from None
     return translator, codec
 
 
@@ -230,6 +255,8 @@ def train_command(
     n_best: NBest = 5,
     prefilter: Prefilter = True,
     rerank: Rerank = True,
+    rerank_rule: RerankRuleOption = "original",
+    no_candidate: NoCandidateOption = "drop",
     batch_rows: BatchRows = 16,
     max_template_tokens: MaxTemplate = 256,
     beams: Beams = 5,
@@ -266,6 +293,8 @@ def train_command(
         n_best=n_best,
         prefilter=prefilter,
         rerank=rerank,
+        rerank_rule=rerank_rule,
+        no_candidate=no_candidate,
         batch_rows=batch_rows,
         max_template_tokens=max_template_tokens,
     )
@@ -320,6 +349,8 @@ def test_command(
     n_best: NBest = 5,
     prefilter: Prefilter = True,
     rerank: Rerank = True,
+    rerank_rule: RerankRuleOption = "original",
+    no_candidate: NoCandidateOption = "drop",
     batch_rows: BatchRows = 16,
     max_template_tokens: MaxTemplate = 256,
     beams: Beams = 5,
@@ -356,6 +387,8 @@ def test_command(
         n_best=n_best,
         prefilter=prefilter,
         rerank=rerank,
+        rerank_rule=rerank_rule,
+        no_candidate=no_candidate,
         batch_rows=batch_rows,
         max_template_tokens=max_template_tokens,
     )

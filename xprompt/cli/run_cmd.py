@@ -23,6 +23,7 @@ from xprompt.cli.engine_options import (
     Backend,
     BaseUrl,
     ChatTemplate,
+    ChatTemplateKwarg,
     DataParallel,
     Dtype,
     EnforceEager,
@@ -98,6 +99,7 @@ def run_command(
     dtype: Dtype = None,
     enforce_eager: EnforceEager = None,
     chat_template: ChatTemplate = None,
+    chat_template_kwarg: ChatTemplateKwarg = None,
     engine_option: EngineOption = None,
     field: Annotated[
         list[str] | None,
@@ -335,6 +337,10 @@ def run_command(
         ("engine.dtype", dtype),
         ("engine.enforce_eager", enforce_eager),
         ("engine.chat_template", chat_template),
+        (
+            "engine.chat_template_kwargs",
+            parse_pairs(chat_template_kwarg, "--chat-template-kwarg") or None,
+        ),
         ("engine.engine_options", parse_pairs(engine_option, "--engine-option") or None),
         ("data.fields", parse_mapping(field, "--field") or None),
         ("data.id_field", id_field),

@@ -12,6 +12,7 @@ from xprompt.cli.common import parse_pairs, quiet_engine_logs, set_path
 from xprompt.cli.engine_options import (
     ENGINE,
     ChatTemplate,
+    ChatTemplateKwarg,
     Dtype,
     EnforceEager,
     EngineOption,
@@ -41,6 +42,7 @@ def serve_command(
     dtype: Dtype = None,
     enforce_eager: EnforceEager = None,
     chat_template: ChatTemplate = None,
+    chat_template_kwarg: ChatTemplateKwarg = None,
     engine_option: EngineOption = None,
     host: Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
@@ -119,6 +121,10 @@ def serve_command(
         ("engine.dtype", dtype),
         ("engine.enforce_eager", enforce_eager),
         ("engine.chat_template", chat_template),
+        (
+            "engine.chat_template_kwargs",
+            parse_pairs(chat_template_kwarg, "--chat-template-kwarg") or None,
+        ),
         ("engine.engine_options", parse_pairs(engine_option, "--engine-option") or None),
         ("host", host),
         ("port", port),

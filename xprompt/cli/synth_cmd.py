@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from xprompt import resume
 from xprompt.cli import app, err_console
 from xprompt.cli.common import quiet_engine_logs
 from xprompt.cli.ldp_options import (
@@ -26,6 +27,7 @@ from xprompt.cli.ldp_options import (
     KeepCopies,
     LangField,
     LangRule,
+    LengthMeasureOption,
     Limit,
     MaxModelLen,
     MaxRatio,
@@ -80,6 +82,7 @@ def pairs_command(
     english_rule: EnglishRule = "on",
     min_ratio: MinRatio = 1 / 3,
     max_ratio: MaxRatio = 3.0,
+    length_measure: LengthMeasureOption = "script",
     keep_copies: KeepCopies = False,
     copy_chrf: CopyChrf = 80.0,
     roundtrip_chrf: RoundtripChrf = None,
@@ -127,6 +130,7 @@ def pairs_command(
             english_rule=english_rule,
             min_ratio=min_ratio,
             max_ratio=max_ratio,
+            length_measure=length_measure,
             keep_copies=keep_copies,
             copy_chrf=copy_chrf,
             roundtrip_chrf=roundtrip_chrf,
@@ -137,9 +141,12 @@ def pairs_command(
     err_console.print(
         f"[bold]xprompt synth pairs[/]: {input} ({job.lang}) -> {output}", highlight=False
     )
-    with open_llm(
-        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
-    ) as llm:
+    with (
+        resume.lock_output(job.output),
+        open_llm(
+            model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+        ) as llm,
+    ):
         result = synthesize_pairs(job, settings.build(llm), on_stage=_note)
     print_summary(
         result, output, as_json=json_summary, title=f"Synthetic pairs: English <-> {job.lang}"
@@ -175,6 +182,7 @@ def chain_command(
     english_rule: EnglishRule = "on",
     min_ratio: MinRatio = 1 / 3,
     max_ratio: MaxRatio = 3.0,
+    length_measure: LengthMeasureOption = "script",
     keep_copies: KeepCopies = False,
     copy_chrf: CopyChrf = 80.0,
     backend: BackendName = "vllm",
@@ -221,6 +229,7 @@ def chain_command(
             english_rule=english_rule,
             min_ratio=min_ratio,
             max_ratio=max_ratio,
+            length_measure=length_measure,
             keep_copies=keep_copies,
             copy_chrf=copy_chrf,
             roundtrip_chrf=None,
@@ -232,9 +241,12 @@ def chain_command(
         f"[bold]xprompt synth chain[/]: {input} ({job.lang} -> English -> {job.target_lang}) -> {output}",
         highlight=False,
     )
-    with open_llm(
-        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
-    ) as llm:
+    with (
+        resume.lock_output(job.output),
+        open_llm(
+            model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+        ) as llm,
+    ):
         result = synthesize_triples(job, settings.build(llm), on_stage=_note)
     print_summary(
         result,
@@ -291,6 +303,7 @@ def task_command(
     lang_rule: LangRule = "not-off",
     min_ratio: MinRatio = 1 / 3,
     max_ratio: MaxRatio = 3.0,
+    length_measure: LengthMeasureOption = "script",
     keep_copies: KeepCopies = False,
     copy_chrf: CopyChrf = 80.0,
     backend: BackendName = "vllm",
@@ -339,6 +352,7 @@ def task_command(
             english_rule="on",
             min_ratio=min_ratio,
             max_ratio=max_ratio,
+            length_measure=length_measure,
             keep_copies=keep_copies,
             copy_chrf=copy_chrf,
             roundtrip_chrf=None,
@@ -349,9 +363,12 @@ def task_command(
     err_console.print(
         f"[bold]xprompt synth task[/]: {input} (English -> {job.lang}) -> {output}", highlight=False
     )
-    with open_llm(
-        model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
-    ) as llm:
+    with (
+        resume.lock_output(job.output),
+        open_llm(
+            model, backend, base_url, max_model_len, enforce_eager, gpu_memory_utilization
+        ) as llm,
+    ):
         result = synthesize_task_exemplars(job, settings.build(llm), on_stage=_note)
     print_summary(result, output, as_json=json_summary, title=f"Task exemplars in {job.lang}")
 

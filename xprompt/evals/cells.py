@@ -187,7 +187,10 @@ def run_cell(
         "template": variant.template,
         "strategy": spec.strategy,
         "options": options,
-        "engine": engine.model_dump(exclude_unset=True),
+        "engine": {
+            **engine.model_dump(exclude_unset=True),
+            "chat_template_kwargs": {**engine.chat_template_kwargs, **spec.chat_template_kwargs},
+        },
         "sampling": sampling,
         "exemplars": exemplars,
         "prompt_format": spec.prompt_format,

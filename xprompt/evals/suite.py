@@ -78,6 +78,9 @@ class VariantSpec(BaseModel):
     sampling: dict[str, Any] = Field(default_factory=dict, description="sampling settings")
     constrained: bool | None = None
     prompt_format: Literal["chat", "raw"] = "chat"
+    chat_template_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="chat-template keyword arguments of this variant's runs"
+    )
     description: str = ""
 
     @field_validator("name")

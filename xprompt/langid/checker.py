@@ -28,19 +28,45 @@ source) decides before everything; degenerate repetition adds the flag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from xprompt import languages
 from xprompt.langid import degenerate, scripts
+from xprompt.langid import lines as linelayer
 from xprompt.langid.detectors import Detector
 from xprompt.langid.equivalence import Equivalence, language_key
+from xprompt.langid.scripts import letter_count
 from xprompt.langid.text import Segment, mask_noise, normalize, split
 from xprompt.types import LangCheck, SegmentCheck, Verdict
 
 UND = languages.UND
 Mode = Literal["default", "strict"]
+
+#: Siblings no statistical detector knows but whose orthography gives them away: sibling ->
+#: (script, letters only it uses among that script's languages, share of letters needed).
+#: Shan is written with the Myanmar script's "Extended for Shan" letters and tone marks
+#: (U+1075-U+109F): 9% or more of the letters of every FLORES Shan sentence, none of Burmese's.
+ORTHOGRAPHY: dict[str, tuple[str, str, float]] = {
+    "shn_Mymr": ("Mymr", "[\u1075-\u109f]", 0.03),
+}
+
+#: Latin-script targets: the blind siblings (languages the decider has no label for) worth a
+#: second detector's word. In other scripts every language of the script the second detector
+#: knows and the decider does not is one; in Latin script that would be dozens, and pycld2
+#: calls some correct Zulu "Swati" and Luganda "Maori" (FLORES train), so only these.
+LATIN_SIBLINGS: dict[str, frozenset[str]] = {
+    "que": frozenset({"aym"}),  # Aymara for Quechua: py3langid calls it Quechua
+    "kin": frozenset({"run"}),  # Rundi for Kinyarwanda: confusable, so uncertain, not on
+}
+
+#: In default mode, a second detector's "off" for a sentence the decider doubted stands only
+#: when the decider gave the target less than this probability. Calibrated on FLORES train:
+#: correct Zulu the decider doubts and pycld2 calls Xhosa has P(Zulu) >= 0.41; Xhosa output
+#: for a Zulu prompt mostly below 0.4.
+SECOND_LEAN = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +78,9 @@ class _Target:
     deciders: tuple[Detector, ...]  # detectors that can name the language, in order
     pivot_detector: Detector | None
     fallback: bool = False  # deciders are fallback detectors (none of the main ones can name it)
+    second: Detector | None = None  # default mode: asked when the decider doubts, or for siblings
+    blind: frozenset[str] = frozenset()  # same-script keys ``second`` knows and the decider cannot
+    orthography: tuple[tuple[str, re.Pattern[str]], ...] = ()  # (sibling code, its own letters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +202,149 @@ class Checker:
             copied = self._copy(text, source, source_lang, target, flags)
             if copied is not None:
                 return copied
+        all_lines = linelayer.lines(masked) if linelayer.may_have_lines(masked) else None
+        preamble = self._preamble(masked, all_lines, target) if all_lines else None
+        if preamble is not None:
+            lo, hi = preamble.segment.start, preamble.segment.end
+            masked = masked[:lo] + " " * (hi - lo) + masked[hi:]
+        quoted: set[int] = set()
+        if all_lines is not None and len(all_lines) > 1:
+            # Quotations (of the source, in quotation marks, "> ..."): in no language of the answer.
+            for i, line in enumerate(all_lines):
+                if linelayer.is_quote(text[line.start : line.end], source):
+                    quoted.add(i)
+                    masked = (
+                        masked[: line.start] + " " * (line.end - line.start) + masked[line.end :]
+                    )
         segments = split(masked, self.min_letters)
         if not segments:
+            if preamble is not None:
+                return self._with_lines(
+                    LangCheck(target.code, "uncertain", UND, 0.0, "no-letters", flags=flags),
+                    [preamble],
+                    preamble,
+                    [],
+                )
             return LangCheck(target.code, "uncertain", UND, 0.0, "no-letters", flags=flags)
         judged = [self._judge(seg, target) for seg in segments]
-        return self._aggregate(judged, target, flags)
+        if "Latn" not in target.scripts and self._latin_inside(masked, target):
+            flags = (*flags, "english-words")
+        result = self._aggregate(judged, target, flags)
+        if all_lines is None or (preamble is None and len(all_lines) < 2):
+            return result
+        line_checks = self._judge_lines(all_lines, judged, target, quoted, preamble)
+        return self._with_lines(result, line_checks, preamble, judged)
+
+    # -- lines ------------------------------------------------------------------------
+
+    def _latin_inside(self, masked: str, target: _Target) -> bool:
+        """Whether a line mostly in the target's (non-Latin) script holds Latin-script words."""
+        if not linelayer.has_latin_word(masked):
+            return False
+        for line in masked.split("\n"):
+            if linelayer.has_latin_word(line):
+                letters = letter_count(line)
+                if letters and target.counter.count(line, letters).off_share < 0.5:
+                    return True
+        return False
+
+    def _preamble(
+        self, masked: str, all_lines: list[linelayer.Line], target: _Target
+    ) -> _Seg | None:
+        """The leading line or lead-in, when it is an assistant preamble in another language."""
+        span = linelayer.preamble_span(masked, all_lines)
+        if span is None:
+            return None
+        lo, hi = span
+        text = masked[lo:hi]
+        letters = letter_count(text)
+        if not letters:
+            return None
+        seg = Segment(lo, hi, text, letters)
+        key = linelayer.opener(text, skip=target.key)
+        if key is not None:
+            if letters >= self.min_letters and self._judge(seg, target).verdict == "on":
+                return None
+            return _Seg(seg, linelayer.PREAMBLE_CODES[key], 1.0, "off", "preamble")
+        if text.rstrip().endswith(":") and linelayer.words(text) >= 3:
+            judged = self._judge(seg, target)
+            if judged.verdict == "off":
+                return _Seg(
+                    seg, judged.detected, judged.confidence, "off", f"preamble:{judged.rule}"
+                )
+        return None
+
+    def _judge_lines(
+        self,
+        all_lines: list[linelayer.Line],
+        judged: Sequence[_Seg],
+        target: _Target,
+        quoted: set[int],
+        preamble: _Seg | None,
+    ) -> list[_Seg]:
+        """Verdicts for the lines of 5+ words (a sentence that is the whole line is reused)."""
+        by_span = {(s.segment.start, s.segment.end): s for s in judged}
+        out = [preamble] if preamble is not None else []
+        for i, line in enumerate(all_lines):
+            if preamble is not None and line.start < preamble.segment.end:
+                continue
+            if line.words < linelayer.MIN_LINE_WORDS or i in quoted:
+                continue
+            known = by_span.get((line.start, line.end))
+            if known is None:
+                seg = Segment(line.start, line.end, line.text, letter_count(line.text))
+                known = self._judge(seg, target)
+            out.append(known)
+        return out
+
+    def _with_lines(
+        self,
+        result: LangCheck,
+        line_checks: list[_Seg],
+        preamble: _Seg | None,
+        judged: Sequence[_Seg],
+    ) -> LangCheck:
+        """The text's verdict with its lines: ``mixed`` when an off line sits beside on-target text."""
+        if not line_checks:
+            return result
+        records = tuple(
+            SegmentCheck(
+                s.segment.start, s.segment.end, s.detected, s.confidence, s.verdict, s.rule
+            )
+            for s in line_checks
+        )
+        off = [s for s in line_checks if s.verdict == "off"]
+        if not off:
+            return replace(result, lines=records)
+        first = off[0]
+        off_share = result.off_share
+        if preamble is not None:
+            total = sum(s.segment.letters for s in judged) + preamble.segment.letters
+            off_letters = sum(s.segment.letters for s in judged if s.verdict == "off")
+            off_share = (off_letters + preamble.segment.letters) / total
+        has_on = result.verdict == "on" or any(s.verdict == "on" for s in line_checks)
+        if has_on:
+            rule = first.rule if first is preamble else f"line:{first.rule}"
+            return replace(
+                result,
+                verdict="mixed",
+                detected=first.detected,
+                confidence=first.confidence,
+                rule=rule,
+                off_share=off_share,
+                lines=records,
+            )
+        if result.verdict == "off":
+            return replace(result, off_share=off_share, lines=records)
+        return replace(
+            result,
+            verdict="off",
+            detected=first.detected,
+            confidence=first.confidence,
+            rule=first.rule,
+            off_share=off_share,
+            lines=records,
+        )
 
     def identify(self, text: str) -> Identification:
         """The language of ``text`` by the first detector (script layer for naming the script)."""
@@ -248,9 +415,67 @@ class Checker:
             pivot = next((d for d in self.detectors if pivot_keys & d.keys), None)
             allowed = scripts.members(self.equivalence.scripts(code))
             counter = scripts.ScriptCounter(allowed)
-            target = _Target(code, key, allowed, counter, deciders, pivot, fallback)
+            second, blind = self._second_for(key, allowed, deciders, fallback)
+            orthography = tuple(
+                (sib, re.compile(chars))
+                for sib, (script, chars, _) in ORTHOGRAPHY.items()
+                if script in allowed and language_key(sib) != key
+            )
+            target = _Target(
+                code, key, allowed, counter, deciders, pivot, fallback, second, blind, orthography
+            )
             self._targets[expected] = target
         return target
+
+    def _second_for(
+        self,
+        key: str,
+        allowed: frozenset[str],
+        deciders: tuple[Detector, ...],
+        fallback: bool,
+    ) -> tuple[Detector | None, frozenset[str]]:
+        """Default mode: the detector to consult beside the decider, and the siblings only it knows.
+
+        The second detector is the first fallback that can name the target too
+        (pycld2 by default). Blind siblings: languages written in the target's
+        scripts that the second detector can name and the decider cannot
+        (Tigrinya for Amharic, Aymara for Quechua).
+        """
+        if self.mode != "default" or fallback or not deciders:
+            return None, frozenset()
+        second = next((d for d in self.fallbacks if key in d.keys), None)
+        if second is None:
+            return None, frozenset()
+        primary = deciders[0]
+        blind = frozenset(
+            language_key(code)
+            for code in second.codes
+            if "_" in code
+            and code.split("_", 1)[1] in allowed
+            and language_key(code) not in primary.keys
+            and language_key(code) != key
+        )
+        if "Latn" in allowed:
+            blind &= LATIN_SIBLINGS.get(key, frozenset())
+        return second, blind
+
+    def siblings(self, expected: str) -> dict[str, object]:
+        """How the check tells ``expected`` from languages written in its script (for coverage).
+
+        ``consulted``: the detector asked beside the decider (None if none);
+        ``blind``: sibling keys only that detector can name; ``orthography``:
+        siblings caught by their own letters; ``confusable``: cluster members
+        (never ``off``, at most ``uncertain``).
+        """
+        target = self._target(expected)
+        return {
+            "consulted": target.second.name if target.second else None,
+            "blind": sorted(target.blind),
+            "orthography": [code for code, _ in target.orthography],
+            "confusable": sorted(
+                k for g in self.equivalence.clusters if target.key in g for k in g - {target.key}
+            ),
+        }
 
     def _judge(self, seg: Segment, target: _Target) -> _Seg:
         count = target.counter.count(seg.text, seg.letters)
@@ -259,6 +484,10 @@ class Checker:
             return _Seg(seg, detected, count.off_share, "off", "script")
         if seg.letters < self.min_letters:
             return _Seg(seg, UND, 0.0, "uncertain", "too-short")
+        for sibling, chars in target.orthography:
+            share = len(chars.findall(seg.text)) / seg.letters
+            if share >= ORTHOGRAPHY[sibling][2]:
+                return _Seg(seg, sibling, 1.0, "off", f"orthography:{language_key(sibling)}")
         if not target.deciders:
             return self._pivot_rule(seg, target)
         primary = target.deciders[0]
@@ -268,7 +497,49 @@ class Checker:
         vote = self._vote(primary, seg.text, target)
         if self.mode == "strict":
             vote = self._second_opinions(vote, primary, seg.text, target)
+        elif target.second is not None and vote.verdict != "off":
+            vote = self._consult(vote, seg.text, target)
         return _Seg(seg, vote.detected, vote.confidence, vote.verdict, vote.rule)
+
+    def _consult(self, vote: _Vote, text: str, target: _Target) -> _Vote:
+        """Default mode: the second detector decides when the decider doubts, or names a blind sibling.
+
+        - The decider is unsure (low confidence, no language): the second
+          detector's confident verdict stands (rules ``second:<rule>``); its "off"
+          only when the decider gave the target under ``SECOND_LEAN``.
+        - The decider says "on" but the second detector confidently names a
+          language written in the target's script that the decider has no label
+          for (py3langid calls Tigrinya "Amharic, 100%"): off (``sibling:<name>``),
+          or ``uncertain`` when that language is in the target's confusable cluster.
+        """
+        second = target.second
+        assert second is not None
+        if vote.verdict == "uncertain":
+            if vote.rule.endswith(":confusable"):
+                return vote
+            other = self._vote(second, text, target)
+            if other.verdict == "off" and vote.p_target >= SECOND_LEAN:
+                return vote
+            if other.verdict != "uncertain":
+                return _Vote(
+                    other.detected,
+                    other.confidence,
+                    other.verdict,
+                    f"second:{other.rule}",
+                    other.p_target,
+                )
+            return vote
+        if not target.blind:
+            return vote
+        found = second.detect(text)
+        if found.code is None or language_key(found.code) not in target.blind:
+            return vote
+        if not found.reliable or found.confidence < self.off_confidence:
+            return vote
+        if self.equivalence.confusable(found.code, target.code):
+            rule = f"sibling:{second.name}:confusable"
+            return _Vote(found.code, found.confidence, "uncertain", rule, vote.p_target)
+        return _Vote(found.code, found.confidence, "off", f"sibling:{second.name}", 0.0)
 
     def _vote(
         self, detector: Detector, text: str, target: _Target, name: str | None = None

@@ -63,6 +63,7 @@ FOLDS: dict[str, str] = {
     "nob": "nor",  # Norwegian Bokmål (Nynorsk: cluster)
     "dik": "din",  # Dinka
     "fil": "tgl",  # Filipino is standard Tagalog
+    **dict.fromkeys(["ayr", "ayc"], "aym"),  # Aymara
 }
 
 #: Confusable clusters used unless configured otherwise (codes as ``resolve`` takes them).

@@ -77,6 +77,7 @@ class Cell:
     on: int = 0
     off: int = 0
     uncertain: int = 0
+    mixed: int = 0
     rules: Counter[str] = field(default_factory=Counter)
 
     def add(self, check: LangCheck) -> None:
@@ -90,6 +91,7 @@ class Cell:
         self.on += other.on
         self.off += other.off
         self.uncertain += other.uncertain
+        self.mixed += other.mixed
         self.rules.update(other.rules)
         return self
 
@@ -99,13 +101,16 @@ class Cell:
 
     def to_dict(self) -> dict[str, Any]:
         """Counts as plain JSON values."""
-        return {
+        out: dict[str, Any] = {
             "n": self.n,
             "on": self.on,
             "off": self.off,
             "uncertain": self.uncertain,
-            "rules": dict(self.rules.most_common()),
         }
+        if self.mixed:
+            out["mixed"] = self.mixed
+        out["rules"] = dict(self.rules.most_common())
+        return out
 
 
 @dataclass

@@ -141,6 +141,9 @@ def check_output_free(input: str, output: str | os.PathLike[str], *, overwrite: 
     """Before any work: the input exists, and an existing set is not overwritten unless asked."""
     if not input.startswith("hf:") and not Path(input).is_file():
         raise DataError(f"input file not found: {input}")
+    from xprompt.resume import check_output_path
+
+    check_output_path(output)
     for path in (Path(output), rejected_path(output)):
         if path.exists() and not overwrite:
             raise ConfigError(f"{path} exists; pass --overwrite to replace it")

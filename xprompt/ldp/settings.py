@@ -17,7 +17,7 @@ from xprompt.ldp.exemplar_set import (
     records_digest,
 )
 from xprompt.ldp.prompt import TAG_STYLES
-from xprompt.ldp.translator import DEFAULT_SHOTS, X2EN_MODES, LDPTranslator
+from xprompt.ldp.translator import DEFAULT_SHOTS, X2EN_MODES, LDPTranslator, x2en_label
 from xprompt.types import Sampling
 
 
@@ -91,10 +91,12 @@ class LDPSettings:
         """What the translations depend on, known without the LLM (for run and resume signatures)."""
         from xprompt.ldp.prompt import LDPPrompt
 
+        pool = self.read_pool()
+        x2en = x2en_label(self.x2en, pool, self.shots)
         return (
-            f"ldp({LDPPrompt(self.tags).signature()},k={self.shots},x2en={self.x2en},"  # type: ignore[arg-type]
+            f"ldp({LDPPrompt(self.tags).signature()},k={self.shots},x2en={x2en},"  # type: ignore[arg-type]
             f"diverse={'+'.join(self.diverse_langs)},select={self.select},seed={self.seed},"
-            f"pool={records_digest(self.read_pool())},max={self.max_tokens},format={self.prompt_format})"
+            f"pool={records_digest(pool)},max={self.max_tokens},format={self.prompt_format})"
         )
 
     def build(self, backend: Backend) -> LDPTranslator:

@@ -81,6 +81,30 @@ class LDPOutput:
         return out
 
 
+def supervised_sources(pool: Sequence[SetRecord], shots: int) -> tuple[str, ...]:
+    """Source languages for which ``x2en="auto"`` takes in-language (supervised) X -> English pairs.
+
+    ``auto`` uses a language's own pairs into English when the pool has
+    ``shots`` of them, so for these languages an "LDP" run is supervised
+    few-shot prompting; signatures and reports name them.
+    """
+    if shots == 0:
+        return ()
+    counts: dict[str, int] = {}
+    for r in pool:
+        if r.kind == "pair" and r.target_lang == ENGLISH and r.lang != ENGLISH:
+            counts[r.lang] = counts.get(r.lang, 0) + 1
+    return tuple(sorted(lang for lang, n in counts.items() if n >= shots))
+
+
+def x2en_label(x2en: str, pool: Sequence[SetRecord], shots: int) -> str:
+    """``x2en`` as signatures write it: ``auto`` says which languages run supervised pairs."""
+    if x2en != "auto":
+        return x2en
+    supervised = supervised_sources(pool, shots)
+    return f"auto[in-language:{'+'.join(supervised)}]" if supervised else "auto[diverse]"
+
+
 @dataclass
 class LDPTranslator:
     """Translate with linguistically-diverse prompts (Nguyen et al., ACL 2024).
@@ -145,7 +169,8 @@ class LDPTranslator:
         """Model, prompt, exemplar pool digest, selection and decoding: everything that changes an output."""
         assert self.prompt is not None
         return (
-            f"ldp:{self.model_identity}:{self.prompt.signature()},k={self.shots},x2en={self.x2en},"
+            f"ldp:{self.model_identity}:{self.prompt.signature()},k={self.shots},"
+            f"x2en={x2en_label(self.x2en, self.pool, self.shots)},"
             f"diverse={'+'.join(self.diverse_langs)},select={self.select},seed={self.seed},"
             f"pool={self.pool_digest},format={self.prompt_format},sampling={self.sampling.signature()}"
         )

@@ -34,6 +34,7 @@ from typing import Any
 
 from xprompt import data, langid, languages, resume
 from xprompt.errors import ConfigError
+from xprompt.isolation import per_item
 from xprompt.mt.base import Translation, TranslationRequest, Translator, model_identity
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.mt.metrics import MTReport, MTRow, grouped_report, is_copy
@@ -225,6 +226,26 @@ def execute(
     spm_model: str | None = None,
 ) -> JobResult:
     """Translate the pending rows, then score the whole output file."""
+    with resume.lock_output(job.output):
+        return _execute(
+            job,
+            translator=translator,
+            on_start=on_start,
+            on_rows=on_rows,
+            bootstrap=bootstrap,
+            spm_model=spm_model,
+        )
+
+
+def _execute(
+    job: TranslateJob,
+    *,
+    translator: Translator | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    bootstrap: int = 0,
+    spm_model: str | None = None,
+) -> JobResult:
     rows = read_rows(job)
     done = open_output(job, rows)
     pending = [r for r in rows if r.index not in done]
@@ -255,6 +276,18 @@ def execute(
 
 
 def _translate_chunk(
+    chunk: Sequence[Example | data.RowError], job: TranslateJob, translator: Translator | None
+) -> list[dict[str, Any]]:
+    """The records of a chunk; a row that raises is that row's error record."""
+
+    def failed(row: Example | data.RowError, error: str) -> dict[str, Any]:
+        message = f"row {row.index + 1} (id '{row.id}'): {error}"
+        return _error_record(data.RowError(row.index, row.id, message, lang=row.lang), job)
+
+    return per_item(lambda rows: _translate_rows(rows, job, translator), chunk, failed)
+
+
+def _translate_rows(
     chunk: Sequence[Example | data.RowError], job: TranslateJob, translator: Translator | None
 ) -> list[dict[str, Any]]:
     requests: list[TranslationRequest] = []

@@ -2,8 +2,10 @@
 
 The prompt is the ``self-translate`` template (``templates/self-translate.yaml``):
 each exemplar is ``"{LangName}: {source}\\n{TargetName}: {translation}\\n"`` and the
-query ends with ``"{LangName}: {text}\\n{TargetName}:"``. Greedy decoding, at most
-64 new tokens (128 for MGSM), stopping at the newline that ends the line.
+query ends with ``"{LangName}: {text}\\n{TargetName}:"``, with the language names
+the paper's prompts use (``languages.prompt_name``: "Chinese", "Quechua", "Arabic",
+"Haitian"). Greedy decoding, at most 64 new tokens (128 for MGSM: translate-test
+picks it from the task), stopping at the newline that ends the line.
 
 Exemplars come from a file (JSONL, CSV or TSV) of translation pairs, supplied by
 the user or written by the synthetic-exemplar command::
@@ -157,13 +159,13 @@ class SelfTranslator:
 
     def request(self, i: int, item: TranslationRequest) -> Request:
         """The LLM request translating one item (raises ValueError when exemplars are missing)."""
-        target_name = languages.resolve(item.tgt).name
+        target_name = languages.prompt_name(item.tgt)
         query = Example(
             f"q{i}",
             item.src,
             {
                 "text": item.text,
-                "source_name": languages.resolve(item.src).name,
+                "source_name": languages.prompt_name(item.src),
                 "target_name": target_name,
             },
         )
@@ -173,7 +175,7 @@ class SelfTranslator:
                 p.lang,
                 {
                     "text": p.text,
-                    "source_name": languages.resolve(p.lang).name,
+                    "source_name": languages.prompt_name(p.lang),
                     "target_name": target_name,
                 },
                 target=p.target,

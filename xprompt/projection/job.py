@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from xprompt import data, languages, resume
 from xprompt.errors import ConfigError
+from xprompt.isolation import per_item
 from xprompt.mt.base import Translator
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.projection.markers import MarkerProjector
@@ -241,6 +242,21 @@ class _Worker:
         self.translator.close()
 
     def run(self, chunk: Sequence[Unit]) -> list[dict[str, Any]]:
+        """The records of a chunk; a unit that raises is that unit's failed record."""
+        return per_item(self._run, chunk, self._failed)
+
+    def _failed(self, unit: Unit, error: str) -> dict[str, Any]:
+        sentence = unit.sentence
+        broken = SentenceError(
+            unit.index,
+            sentence.id,
+            f"row {unit.index + 1} (id '{sentence.id}'): {error}",
+            lang=sentence.lang,
+            text=sentence.text,
+        )
+        return make_record(Unit(unit.index, broken, unit.tgt), None, None, self.job)
+
+    def _run(self, chunk: Sequence[Unit]) -> list[dict[str, Any]]:
         good = [u for u in chunk if isinstance(u.sentence, SpanSentence)]
         results: dict[int, ProjectionResult] = {}
         extra: dict[int, dict[str, Any]] = {}
@@ -344,6 +360,16 @@ def execute(
     on_rows: Callable[[int], None] | None = None,
 ) -> ProjectResult:
     """Run the pending units (or, translate-test without spans, write the English to tag)."""
+    with resume.lock_output(job.output):
+        return _execute(job, on_start=on_start, on_rows=on_rows)
+
+
+def _execute(
+    job: ProjectJob,
+    *,
+    on_start: Callable[[int, int], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> ProjectResult:
     units = plan_units(job)
     if job.translate_only:
         return _translate_only(job, units)
@@ -418,6 +444,12 @@ def summarize(records: Sequence[dict[str, Any]], *, signature: str = "") -> dict
     }
     if problems:
         summary["marker_problems"] = dict(problems)
+    rerank: Counter[str] = Counter()
+    for r in records:
+        rerank.update((r.get("stats") or {}).get("rerank") or {})
+    if rerank:
+        # How often each CODEC re-ranking rule decided an entity's span.
+        summary["rerank"] = dict(rerank.most_common())
     if calls:
         summary["search"] = {
             "sentences_searched": len(calls),

@@ -24,10 +24,11 @@ markers inserted.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, Literal
 
 from xprompt.mt.base import TranslationRequest, Translator
 from xprompt.projection.codec import (
@@ -51,6 +52,25 @@ from xprompt.projection.spans import Span
 #: EasyProject's marker pair, used on the source side and inserted into the template.
 OPEN, CLOSE = "[", "]"
 
+RerankRule = Literal["original", "lowest-nll"]
+RERANK_RULES: tuple[str, ...] = ("original", "lowest-nll")
+NoCandidate = Literal["drop", "search-order"]
+NO_CANDIDATE: tuple[str, ...] = ("drop", "search-order")
+
+#: What decided an entity's first candidate in the re-ranking (counted per run):
+#: ``top-overlap`` (best overlap >= 0.9, lowest reverse NLL among those), ``search-best``
+#: (original: the search's best kept candidate stayed), ``sub-span`` (original: replaced by a
+#: lower-NLL word-level sub-span), ``lowest-nll`` (option), ``none-kept-dropped`` /
+#: ``none-kept-search-order`` (no candidate passed the filter).
+RERANK_OUTCOMES: tuple[str, ...] = (
+    "top-overlap",
+    "search-best",
+    "sub-span",
+    "lowest-nll",
+    "none-kept-dropped",
+    "none-kept-search-order",
+)
+
 
 @dataclass(frozen=True)
 class CodecSettings:
@@ -64,6 +84,13 @@ class CodecSettings:
             off keeps the search's order.
         keep_overlap, keep_reverse_nll: a candidate stays in the re-ranking when its
             overlap is above the first or its reverse NLL below the second.
+        rerank_rule: with the best kept overlap under 0.9, ``original`` (Le et al.'s
+            code, the default) keeps the search's best kept candidate and replaces it
+            only by a kept candidate with a lower reverse NLL that is a word-level
+            sub-span of it; ``lowest-nll`` takes the lowest reverse NLL of all kept.
+        no_candidate: when no candidate of an entity passes the filter, ``drop``
+            (the original, the default: translate-train data quality) fails the whole
+            sentence; ``search-order`` keeps the search's order.
         max_template_tokens: longer templates fail (with that reason) instead of searching.
     """
 
@@ -75,13 +102,22 @@ class CodecSettings:
     rerank: bool = True
     keep_overlap: float = 0.5
     keep_reverse_nll: float = 5.0
+    rerank_rule: RerankRule = "original"
+    no_candidate: NoCandidate = "drop"
     max_template_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        if self.rerank_rule not in RERANK_RULES:
+            raise ValueError(f"rerank_rule must be one of {', '.join(RERANK_RULES)}")
+        if self.no_candidate not in NO_CANDIDATE:
+            raise ValueError(f"no_candidate must be one of {', '.join(NO_CANDIDATE)}")
 
     def signature(self) -> str:
         """Short description of every setting (part of the run signature)."""
         pre = f"shift>={self.strong:g}/{self.weak:g}@{self.window}" if self.prefilter else "off"
         rerank = (
-            f"reverse+overlap({self.keep_overlap:g},{self.keep_reverse_nll:g})"
+            f"reverse+overlap({self.keep_overlap:g},{self.keep_reverse_nll:g},"
+            f"{self.rerank_rule},{self.no_candidate})"
             if self.rerank
             else "off"
         )
@@ -211,8 +247,36 @@ class CodecProjector:
                     seen.add(char)
                     candidates.append(Candidate(Span(*char, span.label), placement.score))
             ranked.append(candidates)
+        outcomes: list[str | None] = []
         if self.settings.rerank:
-            ranked = self._rerank(task, ranked, translations)
+            ranked, outcomes = self._rerank(task, ranked, translations)
+        rerank_counts = dict(Counter(o for o in outcomes if o is not None))
+        dropped = [k for k, o in enumerate(outcomes) if o == "none-kept-dropped"]
+        if dropped:
+            k = dropped[0]
+            s = self.settings
+            reason = (
+                f"re-ranking: no candidate for entity {k + 1} ({task.spans[k].label}) passed the "
+                f"filter (overlap > {s.keep_overlap:g} or reverse NLL < {s.keep_reverse_nll:g}); "
+                "sentence dropped (--no-candidate search-order keeps the search's order)"
+            )
+            return ProjectionResult(
+                task.template,
+                (),
+                tuple(
+                    EntityProjection(span, None, reason, tuple(ranked[j]), entity_stats[j])
+                    for j, span in enumerate(task.spans)
+                ),
+                "failed",
+                reason,
+                marked=task.template,
+                stats={
+                    "calls": self.counter.calls - start[0],
+                    "sequences": self.counter.sequences - start[1],
+                    "template_tokens": len(tokens.ids),
+                    "rerank": rerank_counts,
+                },
+            )
         entities = self._merge(task, ranked, entity_stats)
         spans = tuple(sorted(e.target for e in entities if e.target is not None))
         status, reason = status_of(entities)
@@ -227,6 +291,7 @@ class CodecProjector:
                 "calls": self.counter.calls - start[0],
                 "sequences": self.counter.sequences - start[1],
                 "template_tokens": len(tokens.ids),
+                **({"rerank": rerank_counts} if rerank_counts else {}),
             },
         )
 
@@ -254,14 +319,14 @@ class CodecProjector:
         task: ProjectionTask,
         ranked: list[list[Candidate]],
         translations: dict[tuple[str, str, str], str],
-    ) -> list[list[Candidate]]:
-        """Order each entity's candidates: reverse NLL and lexical overlap, then the search's order."""
+    ) -> tuple[list[list[Candidate]], list[str | None]]:
+        """Each entity's candidates re-ranked, and the outcome per entity (None: no candidates)."""
         t = self.translator
         texts = list(
             dict.fromkeys(task.template[c.span.start : c.span.end] for cs in ranked for c in cs)
         )
         if not texts:
-            return ranked
+            return ranked, [None] * len(ranked)
         encoded = t.encode(texts, task.tgt, task.src)
         position = {text: n for n, text in enumerate(texts)}
         rows: list[tuple[int, list[int]]] = []
@@ -272,8 +337,13 @@ class CodecProjector:
             )
         scored = score_rows(t, encoded, rows, task.src, [], self.counter)
         out: list[list[Candidate]] = []
+        outcomes: list[str | None] = []
         row = 0
         for span, candidates in zip(task.spans, ranked, strict=True):
+            if not candidates:
+                out.append(candidates)
+                outcomes.append(None)
+                continue
             entity = task.source[span.start : span.end]
             translated = translations.get((entity, task.src, task.tgt))
             scored_here: list[Candidate] = []
@@ -285,33 +355,14 @@ class CodecProjector:
                     similarity(text, entity), similarity(text, translated) if translated else 0.0
                 )
                 scored_here.append(Candidate(candidate.span, candidate.logprob, nll, overlap))
-            out.append(self._order(scored_here))
-        return out
+            order, outcome = self._order(scored_here, task.template)
+            out.append(order)
+            outcomes.append(outcome)
+        return out, outcomes
 
-    def _order(self, candidates: list[Candidate]) -> list[Candidate]:
-        """Re-ranking rule: keep plausible candidates, prefer near-exact overlap, then reverse NLL.
-
-        A candidate is kept when its overlap is above ``keep_overlap`` or its reverse
-        NLL below ``keep_reverse_nll``. Among the kept ones, when the best overlap is
-        >= 0.9 the candidates with that overlap compete on reverse NLL; otherwise all
-        kept ones do. The rest follow in the search's order. Nothing kept: the
-        search's order.
-        """
-        s = self.settings
-        kept = [
-            c
-            for c in candidates
-            if (c.overlap or 0.0) > s.keep_overlap
-            or (c.reverse_nll is not None and c.reverse_nll < s.keep_reverse_nll)
-        ]
-        if not kept:
-            return candidates
-        top = max(c.overlap or 0.0 for c in kept)
-        pool = [c for c in kept if (c.overlap or 0.0) == top] if top >= 0.9 else kept
-        first = min(pool, key=lambda c: (c.reverse_nll, -c.logprob))
-        rest_kept = sorted((c for c in kept if c is not first), key=lambda c: c.reverse_nll)
-        rest = [c for c in candidates if c not in kept]
-        return [first, *rest_kept, *rest]
+    def _order(self, candidates: list[Candidate], template: str) -> tuple[list[Candidate], str]:
+        """Re-rank one entity's candidates (:func:`rerank_order` with this projector's settings)."""
+        return rerank_order(candidates, template, self.settings)
 
     # -- merging ----------------------------------------------------------------------
 
@@ -355,3 +406,62 @@ class CodecProjector:
             EntityProjection(span, placed.get(k), reasons.get(k), tuple(ranked[k]), entity_stats[k])
             for k, span in enumerate(task.spans)
         )
+
+
+def _words_within(inner: str, outer: str) -> bool:
+    """``inner``'s words are a contiguous run of ``outer``'s words, and fewer of them."""
+    a, b = inner.split(), outer.split()
+    if not a or len(a) >= len(b):
+        return False
+    return any(b[i : i + len(a)] == a for i in range(len(b) - len(a) + 1))
+
+
+def rerank_order(
+    candidates: list[Candidate], template: str, settings: CodecSettings
+) -> tuple[list[Candidate], str]:
+    """One entity's candidates re-ranked (search order in, best first out) and the rule that decided.
+
+    A candidate is kept when its overlap is above ``keep_overlap`` or its reverse
+    NLL below ``keep_reverse_nll``. When the best kept overlap is >= 0.9, the
+    candidates with that overlap compete on reverse NLL (``top-overlap``).
+    Otherwise ``rerank_rule`` decides: ``original`` starts from the search's best
+    kept candidate and, going down the search's order, replaces it by a kept
+    candidate with a lower reverse NLL whose words are a contiguous part of its
+    words (``sub-span``; else ``search-best``); ``lowest-nll`` takes the lowest
+    reverse NLL of all kept ones. The other kept candidates follow (by reverse
+    NLL), then the rest in search order. No candidate kept: ``no_candidate``
+    decides (``none-kept-dropped``: the caller drops the sentence;
+    ``none-kept-search-order``: the search's order).
+    """
+    s = settings
+    kept = [
+        c
+        for c in candidates
+        if (c.overlap or 0.0) > s.keep_overlap
+        or (c.reverse_nll is not None and c.reverse_nll < s.keep_reverse_nll)
+    ]
+    if not kept:
+        return (
+            candidates,
+            "none-kept-dropped" if s.no_candidate == "drop" else "none-kept-search-order",
+        )
+
+    def nll(c: Candidate) -> float:
+        return c.reverse_nll if c.reverse_nll is not None else float("inf")
+
+    top = max(c.overlap or 0.0 for c in kept)
+    if top >= 0.9:
+        pool = [c for c in kept if (c.overlap or 0.0) == top]
+        first, outcome = min(pool, key=lambda c: (nll(c), -c.logprob)), "top-overlap"
+    elif s.rerank_rule == "lowest-nll":
+        first, outcome = min(kept, key=lambda c: (nll(c), -c.logprob)), "lowest-nll"
+    else:
+        first, outcome = kept[0], "search-best"
+        for c in kept[1:]:
+            text = template[c.span.start : c.span.end]
+            best = template[first.span.start : first.span.end]
+            if nll(c) < nll(first) and _words_within(text, best):
+                first, outcome = c, "sub-span"
+    rest_kept = sorted((c for c in kept if c is not first), key=nll)
+    rest = [c for c in candidates if c not in kept]
+    return [first, *rest_kept, *rest], outcome

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from xprompt.backends.base import Backend
+from xprompt.chat_format import reasoning_fields
 from xprompt.types import Completion, Example, LangCheck, Prediction, Request, StepOutput
 
 #: ``check(text, expected_lang) -> LangCheck``: the off-target check a strategy applies to its texts.
@@ -51,6 +52,7 @@ def step_output(
     if lang is not None and checker is not None and completion.ok:
         checks = tuple(checker(text, lang) for text in completion.texts)
     return StepOutput(
+        **reasoning_fields(completion.reasoning, lang, checker),
         step=step,
         prompt_digest=request.digest(),
         texts=completion.texts,
@@ -65,3 +67,18 @@ def step_output(
 def failed(example: Example, error: str, steps: Sequence[StepOutput] = ()) -> Prediction:
     """A prediction for an example that could not be answered."""
     return Prediction(example_id=example.id, answer=None, steps=tuple(steps), error=error)
+
+
+def isolated(
+    example: Example, steps: Sequence[StepOutput], score: Callable[[], Prediction]
+) -> Prediction:
+    """``score()`` (extraction, vote, details of one example), or that example's error if it raises.
+
+    Generated text is untrusted input: whatever a parser or a vote does with it,
+    one example's exception must not end the chunk, so it becomes that
+    example's ``error`` (naming the stage and the exception) with its steps kept.
+    """
+    try:
+        return score()
+    except Exception as exc:
+        return failed(example, f"scoring failed: {type(exc).__name__}: {exc}", steps)

@@ -35,7 +35,7 @@ from xprompt.backends.base import Backend
 from xprompt.errors import ConfigError, TemplateError
 from xprompt.guard import Guard
 from xprompt.strategies import StrategyParts, parse_options
-from xprompt.strategies.base import LangChecker, failed
+from xprompt.strategies.base import LangChecker, failed, isolated
 from xprompt.strategies.options import (
     answer_parser,
     language_code,
@@ -51,8 +51,11 @@ if TYPE_CHECKING:
 #: Template fields the strategy fills itself (every other field comes from the dataset row).
 SUPPLIED_FIELDS = frozenset({"source_language", "target_language", "task_phrase"})
 
-#: The paper's decoding for the two turns, and a length that fits a worked solution.
-PRESET = {"align_temperature": 1.0, "solve_temperature": 0.2, "top_p": 1.0, "max_tokens": 512}
+#: The paper's decoding for the two turns. The authors set no length limit, and 30-38% of
+#: their recorded Japanese / Chinese alignment turns run past ~512 tokens (a 512 cap cut
+#: turn 2's ``Answer:`` line off), so each turn may run to 2,048 new tokens; ``--max-tokens``
+#: lowers it for small contexts (prompt + max_tokens must fit the model's context).
+PRESET = {"align_temperature": 1.0, "solve_temperature": 0.2, "top_p": 1.0, "max_tokens": 2048}
 
 
 class CrossLingualOptions(BaseModel):
@@ -211,7 +214,10 @@ class CrossLingual:
 
         for i, example in enumerate(examples):
             if i not in results:
-                results[i] = self._predict(example, i, steps, errors)
+                done = [s for lang in self.reasoning_langs for s in steps.get((i, lang), [])]
+                results[i] = isolated(
+                    example, done, lambda e=example, k=i: self._predict(e, k, steps, errors)
+                )
         return [results[i] for i in range(len(examples))]
 
     def _predict(
@@ -243,7 +249,9 @@ class CrossLingual:
                 detail if len(paths) == 1 else f"all {len(paths)} reasoning paths failed: {detail}"
             )
             return failed(example, message, all_steps)
-        result = reasoning.vote(paths, exclude_off_target=self.exclude_off_target)
+        result = reasoning.vote(
+            paths, exclude_off_target=self.exclude_off_target, parser=self.parser
+        )
         details = reasoning.path_details(
             paths,
             result,

@@ -22,9 +22,9 @@ from xprompt.errors import TemplateError
 from xprompt.exemplars import ExemplarSelector, NotEnoughExemplars
 from xprompt.guard import Guard
 from xprompt.strategies import StrategyParts, parse_options
-from xprompt.strategies.base import LangChecker, failed
+from xprompt.strategies.base import LangChecker, failed, isolated
 from xprompt.templates import Template, render_as_prompt
-from xprompt.types import Constraint, Example, Prediction, Request, Sampling
+from xprompt.types import Constraint, Example, Prediction, Request, Sampling, StepOutput
 
 if TYPE_CHECKING:
     from xprompt.config import RunConfig
@@ -107,6 +107,22 @@ class Direct:
             return answers.extract_regex(text, spec.pattern)
         return answers.extract_text(text)
 
+    def _score(self, example: Example, step: StepOutput) -> Prediction:
+        """Extract (and vote over the samples of) one example's generated texts."""
+        extractions = [self.extract(text, example) for text in step.texts]
+        details: dict[str, object] = {"exemplar_ids": [e.id for e in self.selector.select(example)]}
+        if len(extractions) > 1:
+            answer, votes = answers.majority_vote([e.value for e in extractions])
+            details.update(
+                votes=votes,
+                first_answer=extractions[0].value,
+                answers=[e.value for e in extractions],
+            )
+            rule = "majority" if answer is not None else extractions[0].rule
+        else:
+            answer, rule = extractions[0].value, extractions[0].rule
+        return Prediction(example.id, answer, (step,), extraction=rule, details=details)
+
     def run(self, examples: Sequence[Example], backend: Backend) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(examples)
         requests: list[Request] = []
@@ -125,21 +141,7 @@ class Direct:
             if step.error is not None:
                 results[i] = failed(example, step.error or "generation failed", [step])
                 continue
-            extractions = [self.extract(text, example) for text in step.texts]
-            details: dict[str, object] = {
-                "exemplar_ids": [e.id for e in self.selector.select(example)]
-            }
-            if len(extractions) > 1:
-                answer, votes = answers.majority_vote([e.value for e in extractions])
-                details.update(
-                    votes=votes,
-                    first_answer=extractions[0].value,
-                    answers=[e.value for e in extractions],
-                )
-                rule = "majority" if answer is not None else extractions[0].rule
-            else:
-                answer, rule = extractions[0].value, extractions[0].rule
-            results[i] = Prediction(example.id, answer, (step,), extraction=rule, details=details)
+            results[i] = isolated(example, (step,), lambda e=example, s=step: self._score(e, s))
         return [r for r in results if r is not None]
 
 

@@ -101,5 +101,4 @@ def language_list(value: Any, what: str) -> list[str]:
 
 def prompt_language_name(code: str) -> str:
     """A language's English name as a prompt writes it: ``Chinese`` rather than ``Chinese (Simplified)``."""
-    name = languages.resolve(code).name
-    return name.split(" (", 1)[0].strip()
+    return languages.prompt_name(code)

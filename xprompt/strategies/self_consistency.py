@@ -33,10 +33,10 @@ from xprompt.errors import ConfigError, TemplateError
 from xprompt.exemplars import ExemplarSelector, NotEnoughExemplars
 from xprompt.guard import Guard
 from xprompt.strategies import StrategyParts, parse_options
-from xprompt.strategies.base import LangChecker, failed
+from xprompt.strategies.base import LangChecker, failed, isolated
 from xprompt.strategies.options import answer_parser, language_code, preset_sampling
 from xprompt.templates import Template, render_as_prompt
-from xprompt.types import Example, Prediction, Request, Sampling
+from xprompt.types import Example, Prediction, Request, Sampling, StepOutput
 
 if TYPE_CHECKING:
     from xprompt.config import RunConfig
@@ -117,6 +117,29 @@ class SelfConsistency:
             pattern=spec.pattern,
         )
 
+    def _score(self, example: Example, step: StepOutput) -> Prediction:
+        """Extract every sample's answer of one example and vote."""
+        verdicts = [c.verdict for c in step.checks] or [None] * len(step.texts)
+        paths = [
+            reasoning.PathResult(None, self.extract(text, example), verdict, step.step, k)
+            for k, (text, verdict) in enumerate(zip(step.texts, verdicts, strict=True))
+        ]
+        result = reasoning.vote(
+            paths, exclude_off_target=self.exclude_off_target, parser=self.parser
+        )
+        details = reasoning.path_details(
+            paths,
+            result,
+            parser=self.parser,
+            target=example.target,
+            exclude_off_target=self.exclude_off_target,
+            samples=True,
+        )
+        details["exemplar_ids"] = [e.id for e in self.selector.select(example)]
+        return Prediction(
+            example.id, result.answer, (step,), result.rule, details=details, parser=self.parser
+        )
+
     def run(self, examples: Sequence[Example], backend: Backend) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(examples)
         requests: list[Request] = []
@@ -135,24 +158,7 @@ class SelfConsistency:
             if step.error is not None:
                 results[i] = failed(example, step.error, [step])
                 continue
-            verdicts = [c.verdict for c in step.checks] or [None] * len(step.texts)
-            paths = [
-                reasoning.PathResult(None, self.extract(text, example), verdict, step.step, k)
-                for k, (text, verdict) in enumerate(zip(step.texts, verdicts, strict=True))
-            ]
-            result = reasoning.vote(paths, exclude_off_target=self.exclude_off_target)
-            details = reasoning.path_details(
-                paths,
-                result,
-                parser=self.parser,
-                target=example.target,
-                exclude_off_target=self.exclude_off_target,
-                samples=True,
-            )
-            details["exemplar_ids"] = [e.id for e in self.selector.select(example)]
-            results[i] = Prediction(
-                example.id, result.answer, (step,), result.rule, details=details, parser=self.parser
-            )
+            results[i] = isolated(example, (step,), lambda e=example, s=step: self._score(e, s))
         return [r for r in results if r is not None]
 
 

@@ -13,11 +13,14 @@ returns the path.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Bump when the builder's output changes, so caches are rebuilt.
 TINY_LLAMA_VERSION = 1
@@ -148,6 +151,236 @@ def ensure_built(
 def ensure_tiny_llama(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Path of the cached tiny Llama, building it first if needed (safe when run concurrently)."""
     return ensure_built(f"tiny-llama-v{TINY_LLAMA_VERSION}", build_tiny_llama, cache_dir)
+
+
+# --- tiny models of real chat-model families -------------------------------------------
+
+#: Bump when a family builder's output changes, so caches are rebuilt.
+TINY_FAMILY_VERSION = 1
+
+CHAT_TEMPLATES_DIR = Path(__file__).with_name("chat_templates")
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A public chat-model family as the tiny builder reproduces it.
+
+    ``special`` lists the family's special tokens in the order their ids take
+    in the tiny vocabulary; ``eos`` the tokens of ``generation_config.json``'s
+    ``eos_token_id`` list, in the family's order (the first is the tokenizer's
+    ``eos_token``, which is often *not* the token that ends an assistant turn).
+    ``plain`` are extra non-special tokens (Qwen3's ``<think>``: they stay in
+    the decoded text). ``source`` names the ``tokenizer_config.json`` the
+    chat template was copied from.
+    """
+
+    name: str
+    source: str
+    special: tuple[str, ...]
+    bos: str | None
+    eos: tuple[str, ...]
+    turn_end: str
+    pad: str | None = None
+    unk: str | None = None
+    plain: tuple[str, ...] = ()
+
+    @property
+    def chat_template(self) -> str:
+        """The family's real chat template text (from ``chat_templates/<name>.jinja``)."""
+        return read_chat_template(self.name)
+
+
+def read_chat_template(family: str) -> str:
+    """The chat template text of ``family`` (the data file, less its final newline)."""
+    text = (CHAT_TEMPLATES_DIR / f"{family}.jinja").read_text(encoding="utf-8")
+    return text[:-1] if text.endswith("\n") else text
+
+
+FAMILIES: dict[str, ModelFamily] = {
+    f.name: f
+    for f in (
+        ModelFamily(
+            "gemma2",
+            "google/gemma-2-9b-it",
+            special=("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"),
+            bos="<bos>",
+            eos=("<eos>", "<end_of_turn>"),
+            turn_end="<end_of_turn>",
+            pad="<pad>",
+            unk="<unk>",
+        ),
+        ModelFamily(
+            "mistral",
+            "mistralai/Mistral-7B-Instruct-v0.2",
+            special=("<unk>", "<s>", "</s>"),
+            bos="<s>",
+            eos=("</s>",),
+            turn_end="</s>",
+            unk="<unk>",
+        ),
+        ModelFamily(
+            "llama3",
+            "meta-llama/Meta-Llama-3-8B-Instruct",
+            special=(
+                "<|begin_of_text|>",
+                "<|end_of_text|>",
+                "<|start_header_id|>",
+                "<|end_header_id|>",
+                "<|eot_id|>",
+            ),
+            bos="<|begin_of_text|>",
+            eos=("<|end_of_text|>", "<|eot_id|>"),
+            turn_end="<|eot_id|>",
+        ),
+        ModelFamily(
+            "qwen2_5",
+            "Qwen/Qwen2.5-7B-Instruct",
+            special=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+            bos=None,
+            eos=("<|im_end|>", "<|endoftext|>"),
+            turn_end="<|im_end|>",
+            pad="<|endoftext|>",
+        ),
+        ModelFamily(
+            "qwen3",
+            "Qwen/Qwen3-8B",
+            special=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+            bos=None,
+            eos=("<|im_end|>", "<|endoftext|>"),
+            turn_end="<|im_end|>",
+            pad="<|endoftext|>",
+            plain=("<think>", "</think>"),
+        ),
+    )
+}
+
+
+def family(name: str) -> ModelFamily:
+    """The family called ``name`` (``gemma2``, ``mistral``, ``llama3``, ``qwen2_5``, ``qwen3``)."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown model family {name!r} (known: {', '.join(FAMILIES)})") from None
+
+
+def build_tiny_family(
+    out_dir: str | os.PathLike[str], name: str, *, seed: int = 0, says: str | None = None
+) -> Path:
+    """Write a tiny random-weight Llama-shaped model carrying family ``name``'s chat format.
+
+    Same network as :func:`build_tiny_llama`; the tokenizer has the family's
+    special tokens, ``bos``/``eos``, real chat template, and the model's
+    ``generation_config.json`` lists the family's eos ids.
+
+    ``says`` (a short text) rewires the embeddings and output layer (the
+    transformer layers add nothing): whatever the prompt, the model emits the
+    tokens of ``says`` and then the family's end-of-turn token, never its
+    first eos. A generation that ignores the model's eos list runs on past it
+    (the end-of-turn token again and again), so this tests stop tokens.
+    """
+    import torch
+    import transformers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    transformers.utils.logging.disable_progress_bar()
+    fam = family(name)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    bpe = Tokenizer(models.BPE())
+    bpe.normalizer = normalizers.NFC()
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=1024,
+        special_tokens=list(fam.special),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(CORPUS * 4, trainer)
+    named = {"bos_token": fam.bos, "eos_token": fam.eos[0], "pad_token": fam.pad}
+    named["unk_token"] = fam.unk
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, **{k: v for k, v in named.items() if v is not None}
+    )
+    if fam.plain:
+        tokenizer.add_tokens(list(fam.plain))
+    tokenizer.chat_template = fam.chat_template
+    tokenizer.model_max_length = 4096
+    tokenizer.save_pretrained(out)
+
+    eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in fam.eos]
+    vocab_size = -(-len(tokenizer) // 64) * 64
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=eos_ids if len(eos_ids) > 1 else eos_ids[0],
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config).to(torch.bfloat16)
+    if says is not None:
+        _wire_chain(model, [*tokenizer.encode(says, add_special_tokens=False), eos_ids[-1]])
+        if fam.eos.index(fam.turn_end) != len(fam.eos) - 1:
+            raise ValueError(f"family {name}: the end-of-turn token must be its last eos")
+    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    model.generation_config.eos_token_id = eos_ids if len(eos_ids) > 1 else eos_ids[0]
+    model.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def _wire_chain(model: Any, chain: list[int]) -> None:
+    """Make ``model`` emit ``chain`` greedily after any prompt (the layers become no-ops).
+
+    Every token embeds along dimension 0, except ``chain[i]`` along dimension
+    ``i + 1``; the output row of ``chain[i]`` reads dimension ``i``. So the
+    prompt's last token selects ``chain[0]``, which selects ``chain[1]``, and so on.
+    """
+    import torch
+
+    hidden = model.config.hidden_size
+    if len(chain) >= hidden or len(set(chain)) != len(chain):
+        raise ValueError("the text must be fewer distinct tokens than the hidden size")
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        embed = model.model.embed_tokens.weight
+        embed.zero_()
+        embed[:, 0] = 0.1
+        head = model.lm_head.weight
+        head.zero_()
+        for i, token in enumerate(chain):
+            head[token, i] = 4.0
+            if i + 1 < len(chain):
+                embed[token].zero_()
+                embed[token, i + 1] = 0.1
+
+
+#: What the "says" variants of the family models emit (English: off-target for other languages).
+SAYS = "The committee met on Tuesday"
+
+
+def ensure_tiny_family(
+    name: str, cache_dir: str | os.PathLike[str] | None = None, *, says: str | None = None
+) -> Path:
+    """Path of the cached tiny model of family ``name`` (``says``: the degenerate variant)."""
+    family(name)  # a clear error for an unknown name
+    suffix = "" if says is None else "-says"
+    if says is not None and says != SAYS:
+        suffix += "-" + hashlib.sha256(says.encode()).hexdigest()[:8]
+    return ensure_built(
+        f"tiny-{name}{suffix}-v{TINY_FAMILY_VERSION}",
+        lambda out: build_tiny_family(out, name, says=says),
+        cache_dir,
+    )
 
 
 # --- tiny seq2seq MT model ------------------------------------------------------------
