@@ -175,13 +175,7 @@ def rescore_items(
             continue
         row_id = str(row.get("id")) if row.get("id") not in (None, "") else f"row{index + 1}"
         if isinstance(row.get("problem"), str):  # an importer's item that could not be read
-            yield _error_record(
-                index,
-                row_id,
-                f"{where}: {row['problem']}",
-                lang=_lang_or_none(row),
-                target=row.get("target"),
-            )
+            yield _row_error(index, row_id, row, f"{where}: {row['problem']}")
             continue
         try:
             if row_id in seen:
@@ -198,17 +192,14 @@ def rescore_items(
                     f"(field 'outputs') (fields present: {present})"
                 )
         except RowProblem as exc:
-            yield _error_record(
-                index, row_id, f"{where}: {exc}", lang=_lang_or_none(row), target=row.get("target")
-            )
+            yield _row_error(index, row_id, row, f"{where}: {exc}")
         except Exception as exc:
-            yield _error_record(
-                index,
-                row_id,
-                f"{where}: scoring failed: {type(exc).__name__}: {exc}",
-                lang=_lang_or_none(row),
-                target=row.get("target"),
-            )
+            message = f"{where}: scoring failed: {type(exc).__name__}: {exc}"
+            yield _row_error(index, row_id, row, message)
+
+
+def _row_error(index: int, row_id: str, row: Mapping[str, Any], error: str) -> dict[str, Any]:
+    return _error_record(index, row_id, error, lang=_lang_or_none(row), target=row.get("target"))
 
 
 def _lang_or_none(row: Mapping[str, Any]) -> str | None:
