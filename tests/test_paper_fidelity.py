@@ -450,3 +450,19 @@ def test_codec_rerank_counts_reach_the_summary() -> None:
         {"status": "projected", "stats": {"calls": 1, "sequences": 2}},
     ]  # fmt: skip
     assert summarize(records)["rerank"] == {"sub-span": 1, "search-best": 1, "none-kept-dropped": 1}
+
+
+# -- 7. MGSM suite: CLSP and self-consistency at the same number of paths -------------------
+
+
+def test_mgsm_suite_compares_clsp_and_self_consistency_at_equal_paths() -> None:
+    from xprompt.evals.suite import load_suite
+    from xprompt.reasoning import CLSP_PAPER_LANGS
+
+    variants = {v.name: v for v in load_suite("mgsm").variants}
+    clsp_paths = len(variants["clsp"].options.get("reasoning_langs", CLSP_PAPER_LANGS))
+    assert variants["self-consistency"].sampling["n"] == clsp_paths == 7
+    assert "7 paths" in variants["self-consistency"].description
+    # Both score with the paper's rule, and no variant cuts a chain of thought at 512 tokens.
+    assert variants["self-consistency"].options["parser"] == variants["clsp"].options["parser"]
+    assert all(v.sampling.get("max_tokens", 2048) >= 2048 for v in variants.values())
