@@ -450,3 +450,50 @@ def test_codec_rerank_counts_reach_the_summary() -> None:
         {"status": "projected", "stats": {"calls": 1, "sequences": 2}},
     ]  # fmt: skip
     assert summarize(records)["rerank"] == {"sub-span": 1, "search-best": 1, "none-kept-dropped": 1}
+
+
+# -- 7. MGSM suite: CLSP and self-consistency at the same number of paths -------------------
+
+
+def test_mgsm_suite_compares_clsp_and_self_consistency_at_equal_paths() -> None:
+    from xprompt.evals.suite import load_suite
+    from xprompt.reasoning import CLSP_PAPER_LANGS
+
+    variants = {v.name: v for v in load_suite("mgsm").variants}
+    clsp_paths = len(variants["clsp"].options.get("reasoning_langs", CLSP_PAPER_LANGS))
+    assert variants["self-consistency"].sampling["n"] == clsp_paths == 7
+    assert "7 paths" in variants["self-consistency"].description
+    # Both score with the paper's rule, and no variant cuts a chain of thought at 512 tokens.
+    assert variants["self-consistency"].options["parser"] == variants["clsp"].options["parser"]
+    assert all(v.sampling.get("max_tokens", 2048) >= 2048 for v in variants.values())
+
+
+@pytest.mark.parametrize("stage", ["extract", "vote", "is_correct"])
+def test_score_isolates_a_row_that_raises_in_each_stage(
+    tmp_path: Path, monkeypatch, stage: str
+) -> None:
+    from xprompt import reasoning
+
+    path = _interchange(tmp_path)
+    target = {"extract": answers, "vote": reasoning, "is_correct": answers}[stage]
+    real = getattr(target, stage)
+
+    # The row "boom" (text "Answer: 5 BOOM", target 5) raises in the stage under test.
+    triggers = {
+        "extract": lambda args: "BOOM" in args[0],
+        "vote": lambda args: any(p.answer == "5" for p in args[0]),
+        "is_correct": lambda args: args[1] == "5",
+    }
+
+    def explode(*args, **kwargs):
+        if triggers[stage](args):
+            raise RuntimeError(f"{stage} bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, stage, explode)
+    records, summary = score_file(path, ScoreSettings(parser="mgsm-paper", langid=False))
+    by_id = {r["id"]: r for r in records}
+    assert [r["id"] for r in records] == ["ok", "loop", "boom"]
+    assert f"scoring failed: RuntimeError: {stage} bug" in by_id["boom"]["error"]
+    assert by_id["ok"]["correct"] is True and by_id["ok"]["error"] is None
+    assert summary.total.rows == 3 and summary.total.errors == 1

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +77,12 @@ class ScoreSettings:
         if self.parser == "regex" and not self.pattern:
             raise ConfigError("--parser regex needs --pattern REGEX (one group)")
 
-    def signature(self, source_digest: str) -> str:
+    def signature(self, source_digest: str, fmt: str = "xprompt") -> str:
         order = "+".join(self.vote_order) if self.vote_order else "stored"
         exclude = {None: "stored", True: "yes", False: "no"}[self.exclude_off_target]
         return "|".join(
             [
-                "score",
+                "score" if fmt == "xprompt" else f"score({fmt})",
                 f"parser:{self.parser or 'stored'}",
                 f"vote-order:{order}",
                 f"exclude-off-target:{exclude}",
@@ -109,26 +109,74 @@ def parse_vote_order(text: str | None) -> tuple[str, ...] | None:
 
 
 def score_file(
-    path: str | Path, settings: ScoreSettings
+    path: str | Path,
+    settings: ScoreSettings,
+    *,
+    fmt: str = "xprompt",
+    lang: str | None = None,
+    lang_field: str | None = None,
 ) -> tuple[list[dict[str, Any]], RunSummary]:
-    """Re-score every row of a JSONL file: the new records (one per row, in order) and their summary."""
-    records = list(rescore_rows(str(path), settings))
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-    summary = summarize(records, signature=settings.signature(digest))
+    """Re-score every row of a source: the new records (one per row, in order) and their summary.
+
+    ``fmt``: ``xprompt`` (a JSONL file of result records or interchange rows),
+    ``clp-authors`` (a directory) or ``lm-eval`` (a samples file); see
+    ``xprompt.importers``. ``lang`` / ``lang_field``: lm-eval's language.
+    """
+    from xprompt import importers
+
+    if fmt not in importers.FORMATS:
+        raise ConfigError(
+            f"--format: unknown format '{fmt}' (known: {', '.join(importers.FORMATS)})"
+        )
+    if fmt == "clp-authors":
+        items: Iterator[tuple[int, str, dict[str, Any] | str]] = importers.read_clp_authors(path)
+    elif fmt == "lm-eval":
+        items = importers.read_lm_eval(path, lang=lang, lang_field=lang_field)
+    else:
+        items = _jsonl_items(str(path))
+    if fmt != "xprompt" and settings.parser is None:
+        settings = replace(settings, parser=importers.DEFAULT_PARSER[fmt])
+    records = list(rescore_items(items, settings))
+    summary = summarize(records, signature=settings.signature(_digest(Path(path)), fmt))
     summary.rows_this_session = len(records)
     return records, summary
 
 
+def _digest(path: Path) -> str:
+    """sha256 of a file, or of a directory's JSONL files (names and bytes, sorted)."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(path.rglob("*.jsonl")):
+            digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes())
+    else:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def rescore_rows(path: str, settings: ScoreSettings) -> Iterator[dict[str, Any]]:
-    """One re-scored record per row of the file (rows that cannot be scored carry an error)."""
+    """One re-scored record per row of a JSONL file (rows that cannot be scored carry an error)."""
+    yield from rescore_items(_jsonl_items(path), settings)
+
+
+def _jsonl_items(path: str) -> Iterator[tuple[int, str, dict[str, Any] | str]]:
     name = Path(path).name
-    seen: dict[str, int] = {}
     for index, line_no, row in data.read_raw_rows(path, "jsonl"):
-        where = f"row {index + 1} (line {line_no}) of {name}"
+        yield index, f"row {index + 1} (line {line_no}) of {name}", row
+
+
+def rescore_items(
+    items: Iterator[tuple[int, str, dict[str, Any] | str]], settings: ScoreSettings
+) -> Iterator[dict[str, Any]]:
+    """One re-scored record per ``(index, where, row or problem)`` (problems become errors)."""
+    seen: dict[str, int] = {}
+    for index, where, row in items:
         if isinstance(row, str):
             yield _error_record(index, f"row{index + 1}", f"{where}: {row}")
             continue
         row_id = str(row.get("id")) if row.get("id") not in (None, "") else f"row{index + 1}"
+        if isinstance(row.get("problem"), str):  # an importer's item that could not be read
+            yield _row_error(index, row_id, row, f"{where}: {row['problem']}")
+            continue
         try:
             if row_id in seen:
                 raise RowProblem(f"duplicate id '{row_id}' (first seen at row {seen[row_id] + 1})")
@@ -144,17 +192,14 @@ def rescore_rows(path: str, settings: ScoreSettings) -> Iterator[dict[str, Any]]
                     f"(field 'outputs') (fields present: {present})"
                 )
         except RowProblem as exc:
-            yield _error_record(
-                index, row_id, f"{where}: {exc}", lang=_lang_or_none(row), target=row.get("target")
-            )
+            yield _row_error(index, row_id, row, f"{where}: {exc}")
         except Exception as exc:
-            yield _error_record(
-                index,
-                row_id,
-                f"{where}: scoring failed: {type(exc).__name__}: {exc}",
-                lang=_lang_or_none(row),
-                target=row.get("target"),
-            )
+            message = f"{where}: scoring failed: {type(exc).__name__}: {exc}"
+            yield _row_error(index, row_id, row, message)
+
+
+def _row_error(index: int, row_id: str, row: Mapping[str, Any], error: str) -> dict[str, Any]:
+    return _error_record(index, row_id, error, lang=_lang_or_none(row), target=row.get("target"))
 
 
 def _lang_or_none(row: Mapping[str, Any]) -> str | None:
@@ -320,6 +365,7 @@ def rescore_interchange(
         raise RowProblem('field \'outputs\' must be a non-empty list of {"text": ..., "path": ...}')
     texts: list[str] = []
     path_langs: list[str | None] = []
+    check_langs: list[str | None] = []
     for k, item in enumerate(outputs):
         if not isinstance(item, Mapping):
             raise RowProblem(
@@ -336,13 +382,20 @@ def rescore_interchange(
                 path = languages.resolve(path).code
             except UnknownLanguageError as exc:
                 raise RowProblem(f"outputs[{k}].path: {exc}") from None
+        expected = item.get("lang")
+        if expected is not None:
+            try:
+                expected = languages.resolve(str(expected)).code
+            except UnknownLanguageError as exc:
+                raise RowProblem(f"outputs[{k}].lang: {exc}") from None
         texts.append(text)
         path_langs.append(path)
+        check_langs.append(expected or path)
     parser = settings.parser or "number"
     steps: list[dict[str, Any]] = []
     paths: list[reasoning.PathResult] = []
-    for k, (text, path) in enumerate(zip(texts, path_langs, strict=True)):
-        check = _check(text, path) if settings.langid and path is not None else None
+    for k, (text, path, expected) in enumerate(zip(texts, path_langs, check_langs, strict=True)):
+        check = _check(text, expected) if settings.langid and expected is not None else None
         step: dict[str, Any] = {
             "step": f"{OUTPUT_STEP}:{k}",
             "prompt_digest": "",
@@ -350,8 +403,8 @@ def rescore_interchange(
             "prompt_tokens": 0,
             "completion_tokens": 0,
         }
-        if path is not None:
-            step["lang"] = path
+        if expected is not None:
+            step["lang"] = expected
         if check is not None:
             step["checks"] = [check]
         steps.append(step)
@@ -371,8 +424,10 @@ def rescore_interchange(
         "error": None,
         "steps": steps,
     }
+    imported = row.get("imported")
+    details = {"imported": dict(imported)} if isinstance(imported, Mapping) else {}
     return _scored(
-        record, paths, parser, target, order, bool(settings.exclude_off_target), samples, {}
+        record, paths, parser, target, order, bool(settings.exclude_off_target), samples, details
     )
 
 

@@ -102,32 +102,6 @@ def _checker(
 TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
 
-def _table_rows(data: bytes, name: str, delimiter: str) -> Iterator[tuple[int, Any]]:
-    """(line number, row dict or error text) per data row of a CSV/TSV file with a header."""
-    import csv
-    import io
-
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield 1, f"{name}: not valid UTF-8 ({exc.reason})"
-        return
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        for row in reader:
-            if None in row:
-                yield (
-                    reader.line_num,
-                    (f"{name} line {reader.line_num}: more cells than the header has columns"),
-                )
-                continue
-            if not any((v or "").strip() for v in row.values()):
-                continue
-            yield reader.line_num, row
-    except csv.Error as exc:
-        yield reader.line_num, f"{name} line {reader.line_num}: {exc}"
-
-
 def _rows(source: str, field: str | None, id_field: str) -> Iterator[dict[str, Any]]:
     """``{"line", "id"?, "text"?, "row"?, "error"?}`` per non-empty input line (or table row)."""
     delimiter = TABLE_DELIMITERS.get(Path(source).suffix.lower()) if source != "-" else None
@@ -200,10 +174,13 @@ def _rows_of_table(
     path = Path(source)
     if not path.is_file():
         raise DataError(f"input file not found: {path}")
-    for number, row in _table_rows(path.read_bytes(), str(path), delimiter):
+    from xprompt import data
+
+    fmt = "tsv" if delimiter == "\t" else "csv"
+    for _, number, row in data.read_raw_rows(str(path), fmt):
         out: dict[str, Any] = {"line": number}
         if isinstance(row, str):
-            out["error"] = row
+            out["error"] = f"{path} line {number}: {row}"
             yield out
             continue
         if row.get(id_field) not in (None, ""):

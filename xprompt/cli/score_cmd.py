@@ -16,13 +16,35 @@ from xprompt.cli.common import path_table, summary_table
 @app.command("score", no_args_is_help=True)
 def score_command(
     file: Annotated[
-        Path, typer.Argument(help="xprompt result records or interchange rows (JSONL)")
+        Path,
+        typer.Argument(
+            help="xprompt result records or interchange rows (JSONL); with --format, "
+            "a CLP/CLSP authors' output directory or an lm-eval samples file"
+        ),
     ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="xprompt (default) | clp-authors (DIR: clp/ or clsp/ of the CLP authors' "
+            "outputs) | lm-eval (samples_<task>_<time>.jsonl of --log_samples)",
+        ),
+    ] = "xprompt",
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            help="lm-eval: the language of every document [default: doc field, task name]"
+        ),
+    ] = None,
+    lang_field: Annotated[
+        str | None,
+        typer.Option(help="lm-eval: the doc field with the language [default: lang, language]"),
+    ] = None,
     parser: Annotated[
         str | None,
         typer.Option(
             help="answer parser: number (robust), mgsm-paper (Qin et al.), choice, text, regex "
-            "\\[default: each record's own, else number]"
+            "\\[default: each record's own, else number; clp-authors: mgsm-paper]"
         ),
     ] = None,
     vote_order: Annotated[
@@ -61,12 +83,17 @@ def score_command(
     rows {"id", "lang", "target", "outputs": [{"text", "path"}]}; see the README.
 
     Example: xprompt score runs/mgsm.clsp.jsonl --parser mgsm-paper --vote-order en,de,es,fr,ja,ru,zh
+
+    Others' outputs: xprompt score --format clp-authors mgsm/output/clsp;
+    xprompt score --format lm-eval results/samples_mgsm_direct_sw_2024-05-01T10-00-00.jsonl
     """
     from xprompt.data import RecordWriter
     from xprompt.errors import DataError
     from xprompt.rescore import ScoreSettings, parse_vote_order, score_file
 
-    if not file.is_file():
+    if fmt == "clp-authors" and not file.is_dir():
+        raise DataError(f"--format clp-authors reads a directory (clp/ or clsp/): {file}")
+    if fmt != "clp-authors" and not file.is_file():
         raise DataError(f"file not found: {file}")
     settings = ScoreSettings(
         parser=parser,
@@ -76,7 +103,7 @@ def score_command(
         pattern=pattern,
         langid=langid,
     )
-    records, summary = score_file(file, settings)
+    records, summary = score_file(file, settings, fmt=fmt, lang=lang, lang_field=lang_field)
     if output is not None:
         output.unlink(missing_ok=True)
         with RecordWriter(output) as writer:
