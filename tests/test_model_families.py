@@ -61,7 +61,13 @@ def family(request) -> Any:
 
     name = request.param
     model_dir = ensure_tiny_family(name, says=FAMILIES[name][1])
-    backend = VLLMBackend(str(model_dir), enforce_eager=True, max_model_len=2048, seed=0)
+    backend = VLLMBackend(
+        str(model_dir),
+        enforce_eager=True,
+        max_model_len=2048,
+        seed=0,
+        engine_options={"kv_cache_memory_bytes": 256 * 2**20},  # a small KV cache starts faster
+    )
     yield name, model_dir, backend
     backend.close()
 
@@ -100,10 +106,23 @@ def test_the_backend_probes_and_reports_the_adaptation(family) -> None:
         Message("user", "Sannu"),
         Message("user", "You must write your entire answer in Hausa only."),
     )
-    (done,) = backend.generate(
-        [Request("r", messages=conversation, sampling=Sampling(max_tokens=8))]
+    sampling = Sampling(max_tokens=8)
+    # Gemma-2 and Mistral want a user turn first: no adaptation makes this one render.
+    refused = (Message("assistant", "Sannu!"), Message("user", "ok"))
+    done, other = backend.generate(
+        [
+            Request("r", messages=conversation, sampling=sampling),
+            Request("x", messages=refused, sampling=sampling),
+        ]
     )
     assert done.error is None and done.completion_tokens >= 1
+    if FAMILIES[name][0] == "native":
+        assert other.error is None
+    else:  # that request's error quotes the template; the batch's other request is served
+        assert (
+            "'Conversation roles must alternate user/assistant/user/assistant/...'" in other.error
+        )
+        assert "adaptation tried: fold-system+merge-same-role" in other.error
 
 
 def test_generation_stops_at_every_declared_eos(family) -> None:
