@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from xprompt.chat_format import split_reasoning
 from xprompt.errors import BackendError, EngineDiedError
 from xprompt.types import Completion, Request
 
@@ -38,6 +39,8 @@ class ScriptedChatEngine:
         chunk_chars: characters per streamed step.
         delay_s: pause between streamed steps (and before a non-streamed answer).
         max_model_len: context size for the length checks.
+        thinks: behave as a reasoning model: ``<think>...</think>`` in a scripted
+            text is returned as ``reasoning``, apart from the answer.
     """
 
     def __init__(
@@ -48,8 +51,10 @@ class ScriptedChatEngine:
         delay_s: float = 0.0,
         max_model_len: int = 4096,
         model_id: str = "scripted",
+        thinks: bool = False,
     ) -> None:
         self.script = script
+        self.thinks = thinks
         self.chunk_chars = chunk_chars
         self.delay_s = delay_s
         self.max_model_len = max_model_len
@@ -143,12 +148,19 @@ class ScriptedChatEngine:
                     for t in texts
                 )
                 finished = all(reasons)
+                thinking: tuple[str | None, ...] = ()
+                answers = parts
+                if self.thinks:
+                    split = [split_reasoning(p) for p in parts]
+                    answers = tuple(a for _, a in split)
+                    thinking = tuple(t for t, _ in split)
                 yield Completion(
                     request.id,
-                    texts=parts,
+                    texts=answers,
                     prompt_tokens=prompt,
                     completion_tokens=sum(len(p) for p in parts),
                     finish_reasons=reasons,
+                    reasoning=thinking,
                 )
         finally:
             self.running -= 1

@@ -7,6 +7,9 @@ them. The same adaptation runs on the real engine in ``test_model_families.py``.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from xprompt import chat_format
@@ -237,3 +240,25 @@ def test_openai_backend_keeps_a_servers_reasoning_apart_and_splits_think_blocks(
         finally:
             backend.close()
         assert done.texts == ("Jibu: 13",) and done.reasoning == (thinking,)
+
+
+def test_family_models_are_named_tiny_family_on_the_command_line(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from xprompt.cli import _register, app
+    from xprompt.config import EngineConfig
+    from xprompt.runner import chat_signature, resolve_model
+
+    path = resolve_model(EngineConfig(model="tiny-gemma2"))
+    assert Path(path).name.startswith("tiny-gemma2-v")
+    generation = json.loads((Path(path) / "generation_config.json").read_text(encoding="utf-8"))
+    assert len(generation["eos_token_id"]) == 2, "<eos> and <end_of_turn>"
+    assert chat_signature(EngineConfig(model=path), path) == "chat:fold-system+merge-same-role"
+    kwargs = EngineConfig(model=path, chat_template_kwargs={"enable_thinking": False})
+    assert chat_signature(kwargs, path).endswith(':{"enable_thinking":false}')
+    assert chat_signature(EngineConfig(backend="openai", model="m"), "m") == "chat:server"
+    _register()
+    result = CliRunner().invoke(app, ["models", "tiny", "--family", "mistral"])
+    assert result.exit_code == 0 and "tiny-mistral-v" in result.output
+    bad = CliRunner().invoke(app, ["models", "tiny", "--family", "gpt-9"])
+    assert bad.exit_code != 0 and "unknown model family" in bad.output

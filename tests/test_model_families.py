@@ -35,19 +35,20 @@ from xprompt.ldp.exemplar_set import default_diverse_set
 from xprompt.ldp.filters import FilterSettings
 from xprompt.ldp.synth import SynthJob, synthesize_pairs
 from xprompt.ldp.translator import LDPTranslator
-from xprompt.testing.tiny_models import SAYS, ensure_tiny_family
+from xprompt.testing.tiny_models import SAYS, THINKS, ensure_tiny_family
 from xprompt.types import Message, Request, Sampling
 
 pytestmark = pytest.mark.engine
 
-#: family -> (what the probe finds, whether the model is the "says" variant)
+#: family -> (what the probe finds, what its "says" variant writes; None: random weights)
 FAMILIES = {
-    "gemma2": ("fold-system+merge-same-role", True),
-    "mistral": ("fold-system+merge-same-role", False),
-    "llama3": ("native", True),
-    "qwen2_5": ("native", False),
-    "qwen3": ("native", False),
+    "gemma2": ("fold-system+merge-same-role", SAYS),
+    "mistral": ("fold-system+merge-same-role", None),
+    "llama3": ("native", SAYS),
+    "qwen2_5": ("native", None),
+    "qwen3": ("native", THINKS),
 }
+THINKING, ANSWER = THINKS.removeprefix("<think>").split("</think>")
 
 TOPICS = EXAMPLES / "data"
 MGSM = EXAMPLES / "mgsm"
@@ -59,8 +60,14 @@ def family(request) -> Any:
     from xprompt.backends.vllm import VLLMBackend
 
     name = request.param
-    model_dir = ensure_tiny_family(name, says=SAYS if FAMILIES[name][1] else None)
-    backend = VLLMBackend(str(model_dir), enforce_eager=True, max_model_len=2048, seed=0)
+    model_dir = ensure_tiny_family(name, says=FAMILIES[name][1])
+    backend = VLLMBackend(
+        str(model_dir),
+        enforce_eager=True,
+        max_model_len=2048,
+        seed=0,
+        engine_options={"kv_cache_memory_bytes": 256 * 2**20},  # a small KV cache starts faster
+    )
     yield name, model_dir, backend
     backend.close()
 
@@ -99,16 +106,29 @@ def test_the_backend_probes_and_reports_the_adaptation(family) -> None:
         Message("user", "Sannu"),
         Message("user", "You must write your entire answer in Hausa only."),
     )
-    (done,) = backend.generate(
-        [Request("r", messages=conversation, sampling=Sampling(max_tokens=8))]
+    sampling = Sampling(max_tokens=8)
+    # Gemma-2 and Mistral want a user turn first: no adaptation makes this one render.
+    refused = (Message("assistant", "Sannu!"), Message("user", "ok"))
+    done, other = backend.generate(
+        [
+            Request("r", messages=conversation, sampling=sampling),
+            Request("x", messages=refused, sampling=sampling),
+        ]
     )
     assert done.error is None and done.completion_tokens >= 1
+    if FAMILIES[name][0] == "native":
+        assert other.error is None
+    else:  # that request's error quotes the template; the batch's other request is served
+        assert (
+            "'Conversation roles must alternate user/assistant/user/assistant/...'" in other.error
+        )
+        assert "adaptation tried: fold-system+merge-same-role" in other.error
 
 
 def test_generation_stops_at_every_declared_eos(family) -> None:
     name, model_dir, backend = family
-    if not FAMILIES[name][1]:
-        pytest.skip("random weights: which token ends the text is chance")
+    if FAMILIES[name][1] != SAYS:
+        pytest.skip("not a model that ends on its second eos id")
     generation = json.loads((model_dir / "generation_config.json").read_text(encoding="utf-8"))
     assert isinstance(generation["eos_token_id"], list) and len(generation["eos_token_id"]) == 2
     assert backend.tokenizer.eos_token_id == generation["eos_token_id"][0]
@@ -194,9 +214,36 @@ def test_synth_pairs_in_the_chat_format(family, tmp_path: Path) -> None:
     job = SynthJob(str(sentences), str(tmp_path / "hau.set.jsonl"), "hau", filters=FilterSettings())
     translator = LDPTranslator(backend, default_diverse_set(), prompt_format="chat")
     result = synthesize_pairs(job, translator)
-    written = read_jsonl(tmp_path / "hau.set.jsonl")
-    assert result is not None and written
-    assert not [r for r in written if r.get("error")]
+    assert result.inputs == 2 and len(result.accepted) + len(result.rejected) == 2
+    # Random text may fail the filters, but every sentence was translated (no failed call).
+    assert all(r.get("candidate") for r in result.rejected), result.rejected
+
+
+def test_reasoning_is_kept_apart_and_its_language_recorded(family, tmp_path: Path) -> None:
+    name, model_dir, backend = family
+    if name != "qwen3":
+        pytest.skip("the reasoning family")
+    data = rows(TOPICS / "topics.test.jsonl", 2, tmp_path / "in.jsonl", lang="hau_Latn")
+    common = {"template": "chat", "sampling": {"max_tokens": 40}}
+    common["data"] = {"input": str(data), "fields": {"prompt": "text"}}
+    _, records = run(tmp_path, model_dir, backend, "think", **common)
+    for record in records:
+        (step,) = record["steps"]
+        assert step["texts"] == [ANSWER] and step["reasoning"] == [THINKING]
+        assert step["checks"][0]["expected"] == "hau_Latn"  # the answer is checked ...
+        assert step["reasoning_checks"][0]["detected"] == "eng_Latn"  # ... and the thinking apart
+    # enable_thinking=false: the template pre-fills an empty think block (more prompt tokens).
+    prepared, quiet = run(
+        tmp_path, model_dir, backend, "quiet",
+        engine={"model": str(model_dir), "chat_template_kwargs": {"enable_thinking": False}},
+        **common,
+    )  # fmt: skip
+    assert 'chat:native:{"enable_thinking":false}' in prepared.signature
+    grown = [
+        q["steps"][0]["prompt_tokens"] - r["steps"][0]["prompt_tokens"]
+        for q, r in zip(quiet, records, strict=True)
+    ]
+    assert grown == [len(backend.tokenizer.encode("<think>\n\n</think>\n\n"))] * 2
 
 
 def test_one_eval_cell(family, tmp_path: Path) -> None:

@@ -20,9 +20,31 @@ def tiny(
     out: Annotated[
         Path | None, typer.Option(help="write here instead of the cache directory")
     ] = None,
+    family: Annotated[
+        str | None,
+        typer.Option(
+            help="a real chat-model family's template, special tokens and eos list: "
+            "gemma2, mistral, llama3, qwen2_5, qwen3 (run it as --model tiny-FAMILY)"
+        ),
+    ] = None,
 ) -> None:
     """Build (once) the tiny Llama-shaped test model and print its directory."""
-    from xprompt.testing.tiny_models import build_tiny_llama, ensure_tiny_llama
+    from xprompt.testing.tiny_models import (
+        build_tiny_family,
+        build_tiny_llama,
+        ensure_tiny_family,
+        ensure_tiny_llama,
+    )
+    from xprompt.testing.tiny_models import (
+        family as find_family,
+    )
 
-    path = build_tiny_llama(out) if out is not None else ensure_tiny_llama()
+    if family is None:
+        path = build_tiny_llama(out) if out is not None else ensure_tiny_llama()
+    else:
+        try:
+            find_family(family)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--family") from None
+        path = build_tiny_family(out, family) if out is not None else ensure_tiny_family(family)
     typer.echo(str(path))

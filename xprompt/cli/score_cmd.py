@@ -33,12 +33,12 @@ def score_command(
     lang: Annotated[
         str | None,
         typer.Option(
-            help="lm-eval: the language of every document [default: doc field, task name]"
+            help="lm-eval: the language of every document \\[default: doc field, task name]"
         ),
     ] = None,
     lang_field: Annotated[
         str | None,
-        typer.Option(help="lm-eval: the doc field with the language [default: lang, language]"),
+        typer.Option(help="lm-eval: the doc field with the language \\[default: lang, language]"),
     ] = None,
     parser: Annotated[
         str | None,

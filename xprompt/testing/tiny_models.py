@@ -274,9 +274,10 @@ def build_tiny_family(
 
     ``says`` (a short text) rewires the embeddings and output layer (the
     transformer layers add nothing): whatever the prompt, the model emits the
-    tokens of ``says`` and then the family's end-of-turn token, never its
-    first eos. A generation that ignores the model's eos list runs on past it
-    (the end-of-turn token again and again), so this tests stop tokens.
+    tokens of ``says`` and then the family's end-of-turn token (for Gemma-2 and
+    Llama-3 not the first id of the eos list). A generation that ignores the
+    model's eos list runs on past it (``says`` again and again), so this tests
+    stop tokens; :data:`THINKS` makes a reasoning model of Qwen3.
     """
     import torch
     import transformers
@@ -327,9 +328,8 @@ def build_tiny_family(
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config).to(torch.bfloat16)
     if says is not None:
-        _wire_chain(model, [*tokenizer.encode(says, add_special_tokens=False), eos_ids[-1]])
-        if fam.eos.index(fam.turn_end) != len(fam.eos) - 1:
-            raise ValueError(f"family {name}: the end-of-turn token must be its last eos")
+        turn_end = tokenizer.convert_tokens_to_ids(fam.turn_end)
+        _wire_chain(model, [*tokenizer.encode(says, add_special_tokens=False), turn_end])
     model.generation_config.bos_token_id = tokenizer.bos_token_id
     model.generation_config.eos_token_id = eos_ids if len(eos_ids) > 1 else eos_ids[0]
     model.save_pretrained(out, safe_serialization=True)
@@ -366,6 +366,8 @@ def _wire_chain(model: Any, chain: list[int]) -> None:
 
 #: What the "says" variants of the family models emit (English: off-target for other languages).
 SAYS = "The committee met on Tuesday"
+#: What the reasoning family's "says" variant emits: English thinking, then a Hausa answer.
+THINKS = "<think>The committee met on Tuesday to discuss health</think>Gwamnati ta sanar"
 
 
 def ensure_tiny_family(
