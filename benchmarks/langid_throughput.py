@@ -18,7 +18,10 @@ Measured in one run, interleaved, median of ``--repeats``:
    language, is subtracted, as is the interpreter's). Rates
    per second of CPU time (what one core does, robust when other processes
    share the machine) and per wall second, with the share of its core the
-   process got.
+   process got. Where numba is installed, the check and the CLI again with
+   the compiled feature walk (what a process switches to after
+   ``JIT_AFTER`` texts, or at once with ``XPROMPT_LANGID_JIT=1``; the compile
+   itself, ~2 s, is not counted).
 2. all usable cores: ``check_many`` (what batch runs use) with one process
    against a pool of one process per core, wall time, on the mixed workload
    three times over (a pool only starts from 4,000 texts). On a machine
@@ -53,7 +56,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from langid_accuracy import CONFUSERS, ENGLISH, load_corpus, load_flores  # noqa: E402
 
 from xprompt.langid import LangidConfig, make_checker  # noqa: E402
-from xprompt.langid.detectors import _py3langid_identifier  # noqa: E402
+from xprompt.langid.detectors import _naive_bayes, _py3langid_identifier  # noqa: E402
 from xprompt.langid.parallel import check_many, usable_cores  # noqa: E402
 
 TARGETS = tuple(CONFUSERS)
@@ -143,12 +146,23 @@ def one_core(pairs: list[tuple[str, str]], repeats: int, folder: Path) -> None:
         "check, default mode": [],
         "xprompt langid check (CLI)": [],
     }
+    scorer = _naive_bayes()
+    compiled = scorer._compile()  # numba, where installed: what long runs switch to
+    if compiled:
+        runs["check, compiled walk"] = []
+        runs["CLI, compiled walk"] = []
     cli = cli_runner(pairs, folder)
     cli()  # warm
     for _ in range(repeats):
+        scorer._compiled = False
         runs["py3langid.classify (baseline)"].append(rate(baseline))
         runs["check, default mode"].append(rate(check))
         runs["xprompt langid check (CLI)"].append(cli())
+        if compiled:
+            scorer._compiled = compiled
+            runs["check, compiled walk"].append(rate(check))
+            runs["CLI, compiled walk"].append(cli())
+    scorer._compiled = False
     base = statistics.median(cpu for _, cpu in runs["py3langid.classify (baseline)"])
     print(
         f"  {'':32} {'per CPU-second':>16} {'ratio':>6} {'per wall-second':>17} {'core share':>10}"

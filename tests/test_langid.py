@@ -365,3 +365,20 @@ def test_check_many_over_processes_gives_the_same_checks_in_order() -> None:
     assert pooled == alone
     # Small inputs never start a pool (the default threshold): same answers.
     assert check_many(checker.check, items, jobs=2) == alone
+
+
+def test_compiled_feature_walk_gives_bit_identical_scores() -> None:
+    pytest.importorskip("numba")
+    from xprompt.langid.detectors import _NaiveBayes, _py3langid_identifier
+
+    identifier = _py3langid_identifier()
+    compiled = _NaiveBayes(identifier)
+    compiled._compiled = compiled._compile()
+    assert compiled._compiled
+    plain = _NaiveBayes(identifier)
+    plain._compiled = False
+    for text in [*TEXT.values(), "", "123", "ABC DEF GHI"]:
+        a, b = plain.probabilities(text), compiled.probabilities(text)
+        assert a.tolist() == b.tolist()
+        label, confidence = identifier.classify(text)
+        assert plain.classes[int(b.argmax())] == label and float(b.max()) == confidence
