@@ -382,3 +382,19 @@ def test_compiled_feature_walk_gives_bit_identical_scores() -> None:
         assert a.tolist() == b.tolist()
         label, confidence = identifier.classify(text)
         assert plain.classes[int(b.argmax())] == label and float(b.max()) == confidence
+
+
+def test_check_many_never_forks_a_process_with_other_threads(monkeypatch) -> None:
+    import threading
+
+    from xprompt.langid import parallel
+
+    checker = make_checker()
+    items = [(TEXT["hau_Latn"], "hau_Latn")] * 4
+    monkeypatch.setattr(threading, "active_count", lambda: 3)
+    monkeypatch.setattr(
+        parallel.multiprocessing, "get_context", lambda *_: pytest.fail("must not fork")
+    )
+    assert [
+        c.verdict for c in parallel.check_many(checker.check, items, jobs=2, min_parallel=1)
+    ] == ["on"] * 4

@@ -4,14 +4,16 @@ One check of a sentence costs about 0.2 ms on one core, so a process pool
 only pays for a few thousand texts: below :data:`MIN_PARALLEL` texts, or with
 one usable core, the texts are checked in this process. Workers are forked
 (they inherit the loaded models, no second load) and get contiguous chunks;
-results come back in input order. Where fork is not available the check runs
-in this process.
+results come back in input order. Where fork is not available, or the
+process runs other threads (an in-process engine, a server: forking them is
+not safe), the check runs in this process.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,6 +54,7 @@ def check_many(
         jobs < 2
         or len(items) < min_parallel
         or "fork" not in multiprocessing.get_all_start_methods()
+        or threading.active_count() > 1
     ):
         return [check(text, lang) for text, lang in items]
     jobs = min(jobs, len(items))
