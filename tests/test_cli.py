@@ -121,6 +121,7 @@ def test_run_help_states_the_defaults_the_config_really_has() -> None:
         "temperature": default(SamplingConfig, "temperature"),
         "seed": default(RunConfig, "seed"),
         "retries": default(GuardConfig, "retries"),
+        "mixed": default(GuardConfig, "mixed"),
         "chunk_size": default(RunConfig, "chunk_size"),
     }
     hints = typing.get_type_hints(run_command, include_extras=True)

@@ -197,6 +197,24 @@ def run_command(
             help="retry rounds for --off-target retry [default: 1]", rich_help_panel=GUARD
         ),
     ] = None,
+    mixed: Annotated[
+        str | None,
+        typer.Option(
+            "--mixed",
+            help="how retry and rerank treat a 'mixed' answer (an off-target line such as an "
+            "English preamble beside on-target text): off (like off-target) | accept [default: off]",
+            rich_help_panel=GUARD,
+        ),
+    ] = None,
+    trim: Annotated[
+        bool | None,
+        typer.Option(
+            "--trim/--no-trim",
+            help="drop a leading off-target line (a preamble) when the rest checks better; "
+            "recorded in the step [default: no-trim]",
+            rich_help_panel=GUARD,
+        ),
+    ] = None,
     langid_mode: Annotated[
         str | None,
         typer.Option(
@@ -307,6 +325,8 @@ def run_command(
         ("langid", langid),
         ("guard.policy", off_target),
         ("guard.retries", retries),
+        ("guard.mixed", mixed),
+        ("guard.trim", trim),
         ("guard.langid.mode", langid_mode),
         ("guard.langid.fasttext_model", langid_model),
         ("guard.langid.pivots", pivot or None),
