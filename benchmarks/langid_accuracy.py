@@ -6,11 +6,11 @@ mode is py3langid with pycld2 as the fallback for targets py3langid cannot name
 (Wolof, Tigrinya); strict mode adds pycld2 as a second opinion everywhere. For
 each of the 20 targets, measured one sentence at a time:
 
-- **false alarm**: the target's own sentences flagged off-target (verdict ``off``);
+- **false alarm**: the target's own sentences flagged (verdict ``off`` or ``mixed``);
 - **uncertain**: own sentences the check could not decide (not an alarm, no confirmation);
-- **English caught**: English sentences checked against the target, flagged ``off``;
+- **English caught**: English sentences checked against the target, flagged (``off``, ``mixed``);
 - **related caught**: sentences in related or regionally likely languages
-  (see ``CONFUSERS``) checked against the target, flagged ``off``.
+  (see ``CONFUSERS``) checked against the target, flagged (``off``, ``mixed``).
 
 Two targets that no packaged detector knows (Ewe, Shan) are measured too: no
 false alarms allowed, English must still be caught. The demo data's 12
@@ -138,14 +138,14 @@ def report(name: str, ev: Evaluation, checker: Checker) -> dict[str, float]:
         own, eng = ev.cell(target, target), ev.cell(target, ENGLISH)
         related = ev.pooled(target, confusers)
         print(
-            f"{target:10} {pct(own, 'off'):>11} {pct(own, 'uncertain'):>9} "
-            f"{pct(eng, 'off'):>8} {pct(related, 'off'):>8} {pct(related, 'uncertain'):>9}  "
+            f"{target:10} {pct(own, 'flagged'):>11} {pct(own, 'uncertain'):>9} "
+            f"{pct(eng, 'flagged'):>8} {pct(related, 'flagged'):>8} {pct(related, 'uncertain'):>9}  "
             f"{', '.join(confusers)}"
         )
-        rates["false_alarm"].append(own.rate("off") or 0.0)
+        rates["false_alarm"].append(own.rate("flagged") or 0.0)
         rates["uncertain"].append(own.rate("uncertain") or 0.0)
-        rates["english"].append(eng.rate("off") or 0.0)
-        rates["related"].append(related.rate("off") or 0.0)
+        rates["english"].append(eng.rate("flagged") or 0.0)
+        rates["related"].append(related.rate("flagged") or 0.0)
     averages = {k: sum(v) / len(v) for k, v in rates.items()}
     print(
         f"{'average':10} {100 * averages['false_alarm']:10.2f}% {100 * averages['uncertain']:8.1f}% "
@@ -160,7 +160,7 @@ def report(name: str, ev: Evaluation, checker: Checker) -> dict[str, float]:
         deciders = set(checker.can_name(target))
         known = [c for c in confusers if deciders & {d.name for d in everyone if d.supports(c)}]
         if known:
-            nameable.append(ev.pooled(target, known).rate("off") or 0.0)
+            nameable.append(ev.pooled(target, known).rate("flagged") or 0.0)
     averages["related_nameable"] = sum(nameable) / len(nameable)
     print(
         f"related caught where a detector deciding for the target can name the other language "
@@ -169,11 +169,11 @@ def report(name: str, ev: Evaluation, checker: Checker) -> dict[str, float]:
     for target in UNKNOWN_TARGETS:
         own, eng = ev.cell(target, target), ev.cell(target, ENGLISH)
         print(
-            f"{target:10} {pct(own, 'off'):>11} {pct(own, 'uncertain'):>9} {pct(eng, 'off'):>8}"
+            f"{target:10} {pct(own, 'flagged'):>11} {pct(own, 'uncertain'):>9} {pct(eng, 'flagged'):>8}"
             "      -   (no packaged detector knows it: pivot rule)"
         )
-        averages[f"{target}_false_alarm"] = own.rate("off") or 0.0
-        averages[f"{target}_english"] = eng.rate("off") or 0.0
+        averages[f"{target}_false_alarm"] = own.rate("flagged") or 0.0
+        averages[f"{target}_english"] = eng.rate("flagged") or 0.0
     return averages
 
 
@@ -188,7 +188,7 @@ def topics_check(config: LangidConfig) -> dict[str, float] | None:
     for row in rows:
         verdict = checker.check(row["text"], row["lang"]).verdict
         count[row["lang"]] = count.get(row["lang"], 0) + 1
-        off[row["lang"]] = off.get(row["lang"], 0) + (verdict == "off")
+        off[row["lang"]] = off.get(row["lang"], 0) + (verdict in ("off", "mixed"))
     flagged = {lang: off[lang] for lang in sorted(count) if off[lang]}
     total = sum(off.values()) / sum(count.values())
     print(
@@ -206,9 +206,9 @@ def sweep(corpus: dict[str, list[str]]) -> None:
         for confidence in (0.9, 0.8, 0.7, 0.6, 0.5):
             checker = make_checker(LangidConfig(mode=mode, off_confidence=confidence))
             ev = evaluate(checker.check, corpus, pairs=pairs())
-            fa = sum(ev.cell(t, t).rate("off") or 0.0 for t in CONFUSERS) / len(CONFUSERS)
-            en = sum(ev.cell(t, ENGLISH).rate("off") or 0.0 for t in CONFUSERS) / len(CONFUSERS)
-            rel = sum(ev.pooled(t, c).rate("off") or 0.0 for t, c in CONFUSERS.items())
+            fa = sum(ev.cell(t, t).rate("flagged") or 0.0 for t in CONFUSERS) / len(CONFUSERS)
+            en = sum(ev.cell(t, ENGLISH).rate("flagged") or 0.0 for t in CONFUSERS) / len(CONFUSERS)
+            rel = sum(ev.pooled(t, c).rate("flagged") or 0.0 for t, c in CONFUSERS.items())
             print(
                 f"{mode:8} {confidence:5.1f} {100 * fa:10.2f}% {100 * en:7.2f}% "
                 f"{100 * rel / len(CONFUSERS):7.1f}%"
@@ -222,9 +222,9 @@ def averages_at(
     checker = make_checker(LangidConfig(mode=mode, off_confidence=confidence))
     ev = evaluate(checker.check, corpus, pairs=pairs())
     n = len(CONFUSERS)
-    fa = sum(ev.cell(t, t).rate("off") or 0.0 for t in CONFUSERS) / n
-    en = sum(ev.cell(t, ENGLISH).rate("off") or 0.0 for t in CONFUSERS) / n
-    rel = sum(ev.pooled(t, c).rate("off") or 0.0 for t, c in CONFUSERS.items()) / n
+    fa = sum(ev.cell(t, t).rate("flagged") or 0.0 for t in CONFUSERS) / n
+    en = sum(ev.cell(t, ENGLISH).rate("flagged") or 0.0 for t in CONFUSERS) / n
+    rel = sum(ev.pooled(t, c).rate("flagged") or 0.0 for t, c in CONFUSERS.items()) / n
     return fa, en, rel
 
 

@@ -352,3 +352,49 @@ def test_shan_for_burmese_is_caught_by_its_own_letters() -> None:
     assert (got.verdict, got.detected, got.rule) == ("off", "shn_Mymr", "orthography:shn")
     burmese = "ကျွန်ုပ်၏ အမေသည် စနေနေ့တိုင်း ဈေးကြီးတွင် ဟင်းသီးဟင်းရွက်နှင့် သစ်သီးများ ရောင်းသည်။"
     assert make_checker().check(burmese, "mya_Mymr").verdict == "on"
+
+
+def test_check_many_over_processes_gives_the_same_checks_in_order() -> None:
+    from xprompt.langid.parallel import check_many
+
+    checker = make_checker()
+    items = [(TEXT["hau_Latn"], "hau_Latn"), (TEXT["swh_Latn"], "hau_Latn")] * 6
+    alone = check_many(checker.check, items, jobs=1)
+    assert [c.verdict for c in alone[:2]] == ["on", "off"]
+    pooled = check_many(checker.check, items, jobs=2, min_parallel=1)
+    assert pooled == alone
+    # Small inputs never start a pool (the default threshold): same answers.
+    assert check_many(checker.check, items, jobs=2) == alone
+
+
+def test_compiled_feature_walk_gives_bit_identical_scores() -> None:
+    pytest.importorskip("numba")
+    from xprompt.langid.detectors import _NaiveBayes, _py3langid_identifier
+
+    identifier = _py3langid_identifier()
+    compiled = _NaiveBayes(identifier)
+    compiled._compiled = compiled._compile()
+    assert compiled._compiled
+    plain = _NaiveBayes(identifier)
+    plain._compiled = False
+    for text in [*TEXT.values(), "", "123", "ABC DEF GHI"]:
+        a, b = plain.probabilities(text), compiled.probabilities(text)
+        assert a.tolist() == b.tolist()
+        label, confidence = identifier.classify(text)
+        assert plain.classes[int(b.argmax())] == label and float(b.max()) == confidence
+
+
+def test_check_many_never_forks_a_process_with_other_threads(monkeypatch) -> None:
+    import threading
+
+    from xprompt.langid import parallel
+
+    checker = make_checker()
+    items = [(TEXT["hau_Latn"], "hau_Latn")] * 4
+    monkeypatch.setattr(threading, "active_count", lambda: 3)
+    monkeypatch.setattr(
+        parallel.multiprocessing, "get_context", lambda *_: pytest.fail("must not fork")
+    )
+    assert [
+        c.verdict for c in parallel.check_many(checker.check, items, jobs=2, min_parallel=1)
+    ] == ["on"] * 4

@@ -150,6 +150,7 @@ class Guard:
     instruction: str = FIRM_INSTRUCTION
     mixed: MixedPolicy = "off"
     trim: bool = False
+    jobs: int | None = None  # processes for a batch's checks (None: the usable cores, if it pays)
 
     def signature(self) -> str:
         """The policy as it enters run signatures (the checker signs itself)."""
@@ -186,9 +187,9 @@ class Guard:
         if not (len(requests) == len(langs) == len(steps)):
             raise ValueError("requests, langs and steps must have the same length")
         completions = list(backend.generate(requests)) if requests else []
+        checked = self._checks_all(completions, langs)
         states = [
-            _State(c, self._checks(c, lang), self.bad)
-            for c, lang in zip(completions, langs, strict=True)
+            _State(c, checks, self.bad) for c, checks in zip(completions, checked, strict=True)
         ]
         if self.checker is not None and self.trim:
             for state, lang in zip(states, langs, strict=True):
@@ -205,6 +206,30 @@ class Guard:
         ]
 
     # -- policy ------------------------------------------------------------------------
+
+    def _checks_all(
+        self, completions: Sequence[Completion], langs: Sequence[str | None]
+    ) -> list[list[LangCheck]]:
+        """The checks of a whole batch; over several cores when the batch is large enough."""
+        from xprompt.langid.parallel import check_many
+
+        if len(completions) != len(langs):
+            raise ValueError("the backend returned a different number of completions")
+        wanted = [
+            self.checker is not None and lang is not None and completion.ok
+            for completion, lang in zip(completions, langs, strict=True)
+        ]
+        items = [
+            (text, lang)
+            for completion, lang, want in zip(completions, langs, wanted, strict=True)
+            if want
+            for text in completion.texts
+        ]
+        results = iter(check_many(self.checker, items, jobs=self.jobs) if items else [])
+        return [
+            [next(results) for _ in completion.texts] if want else []
+            for completion, want in zip(completions, wanted, strict=True)
+        ]
 
     def _checks(self, completion: Completion, lang: str | None) -> list[LangCheck]:
         if self.checker is None or lang is None or not completion.ok:

@@ -34,6 +34,10 @@ class GroupStats:
     checked: int = 0
     off_target: int = 0
     uncertain: int = 0
+    mixed: int = 0
+    line_pass: int = 0
+    checked_non_latin: int = 0
+    english_words: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     first_scored: int = 0
@@ -70,6 +74,21 @@ class GroupStats:
         return self.off_target / self.checked if self.checked else None
 
     @property
+    def mixed_rate(self) -> float | None:
+        """Share of checked texts with an off-target line beside on-target text."""
+        return self.mixed / self.checked if self.checked else None
+
+    @property
+    def line_pass_rate(self) -> float | None:
+        """LPR (Language Confusion Benchmark): share of checked texts with no off-target line."""
+        return self.line_pass / self.checked if self.checked else None
+
+    @property
+    def english_words_rate(self) -> float | None:
+        """Non-Latin-script targets: share of checked texts with English words in target lines."""
+        return self.english_words / self.checked_non_latin if self.checked_non_latin else None
+
+    @property
     def extraction_failure_rate(self) -> float | None:
         answered = self.rows - self.errors
         return self.extraction_failures / answered if answered else None
@@ -93,10 +112,7 @@ class GroupStats:
                 self.mt_calls += calls
                 self.mt_tokens += int(step.get("completion_tokens") or 0)
             for check in step.get("checks") or ():
-                self.checked += 1
-                verdict = check.get("verdict")
-                self.off_target += verdict == "off"
-                self.uncertain += verdict == "uncertain"
+                self.add_check(check)
         details = record.get("details") or {}
         if details.get("first_correct") is not None:
             self.first_scored += 1
@@ -107,6 +123,18 @@ class GroupStats:
             if path.get("verdict") is not None:
                 self.paths_checked += 1
                 self.paths_off_target += path["verdict"] == "off"
+
+    def add_check(self, check: Mapping[str, Any]) -> None:
+        """Count one language check record (``LangCheck.to_dict()``)."""
+        self.checked += 1
+        verdict = check.get("verdict")
+        self.off_target += verdict == "off"
+        self.uncertain += verdict == "uncertain"
+        self.mixed += verdict == "mixed"
+        self.line_pass += verdict not in ("off", "mixed")
+        if "Latn" not in str(check.get("expected", "_Latn")).split("_", 1)[-1]:
+            self.checked_non_latin += 1
+            self.english_words += "english-words" in (check.get("flags") or ())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +148,10 @@ class GroupStats:
             "off_target": self.off_target,
             "off_target_rate": self.off_target_rate,
             "uncertain": self.uncertain,
+            "mixed": self.mixed,
+            "mixed_rate": self.mixed_rate,
+            "line_pass_rate": self.line_pass_rate,
+            "english_words_rate": self.english_words_rate,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "calls": self.calls,
@@ -209,6 +241,21 @@ class RunSummary:
         out["engine_start_s"] = round(self.engine_start_s, 3)
         out["rows_this_session"] = self.rows_this_session
         return out
+
+
+def language_ok(record: Mapping[str, Any]) -> bool:
+    """Whether a record's output passed its language check (the last step that was checked).
+
+    No check (not checked, no language asked) counts as passed. A ``mixed``
+    output (an off-target line) fails, as in the Language Confusion Benchmark.
+    """
+    checks: list[Mapping[str, Any]] = []
+    for step in record.get("steps") or ():
+        if step.get("checks"):
+            checks = list(step["checks"])
+    if isinstance(record.get("checks"), Mapping):  # translation-job records
+        checks = list(record["checks"].values())
+    return all(c.get("verdict") not in ("off", "mixed") for c in checks)
 
 
 def error_reason(message: str) -> str:

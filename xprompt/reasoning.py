@@ -85,12 +85,15 @@ class Vote:
 
 
 def combine_verdicts(verdicts: Iterable[str | None]) -> str | None:
-    """One verdict for a path from the verdicts of its texts: any ``off`` is off; all ``on`` is on."""
+    """One verdict for a path from the verdicts of its texts: any ``off`` is off, else any
+    ``mixed`` (an off-target line) is mixed; all ``on`` is on."""
     seen = [v for v in verdicts if v is not None]
     if not seen:
         return None
     if "off" in seen:
         return "off"
+    if "mixed" in seen:
+        return "mixed"
     if all(v == "on" for v in seen):
         return "on"
     return "uncertain"

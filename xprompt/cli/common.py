@@ -112,7 +112,8 @@ def _pct(value: float | None) -> str:
 
 
 def summary_table(summary: RunSummary, title: str = "Run summary") -> Table:
-    """Per-language and total rows: rows, errors, accuracy, extraction failures, off-target rate, tokens."""
+    """Per-language and total rows: rows, errors, accuracy, extraction failures, off-target rate,
+    line-level pass rate (LPR: no off-target line), tokens."""
     table = Table(title=title, show_lines=False)
     for column in (
         "language",
@@ -121,6 +122,7 @@ def summary_table(summary: RunSummary, title: str = "Run summary") -> Table:
         "accuracy",
         "no answer",
         "off-tgt",
+        "LPR",
         "prompt tok",
         "gen tok",
     ):
@@ -134,6 +136,7 @@ def summary_table(summary: RunSummary, title: str = "Run summary") -> Table:
             _pct(stats.accuracy),
             _pct(stats.extraction_failure_rate),
             _pct(stats.off_target_rate) + (f" ({stats.checked})" if stats.checked else ""),
+            _pct(stats.line_pass_rate),
             f"{stats.prompt_tokens:,}",
             f"{stats.completion_tokens:,}",
             style=style,

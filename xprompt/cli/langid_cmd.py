@@ -219,19 +219,31 @@ def check_command(
     detector: DetectorOption = None,
     model: ModelOption = None,
     pivot: PivotOption = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="worker processes for large inputs \\[default: the usable cores; a pool is "
+            "used from 4,000 texts on]",
+        ),
+    ] = None,
 ) -> None:
     """Check that each text is in the expected language: one JSONL line of evidence per input line.
 
     Example: xprompt langid check answers.jsonl --lang hau_Latn --field answer
     """
     from xprompt import languages
+    from xprompt.langid.parallel import check_many
 
     checker = _checker(mode, detector, model, pivot)
     fixed = languages.resolve(lang).code if lang else None
+    resolved: dict[str, str] = {}
     verdicts: dict[str, Counter[str]] = {}
     errors = 0
+    items = []
     for item in _rows(source, field, id_field):
-        out = {k: item[k] for k in ("line", "id") if k in item}
         expected = fixed
         if "error" not in item and expected is None:
             value = item.get("row", {}).get(lang_field)
@@ -241,26 +253,37 @@ def check_command(
                     f"'{lang_field}' field (--lang-field)"
                 )
             else:
-                try:
-                    expected = languages.resolve(str(value)).code
-                except UnknownLanguageError as exc:
-                    item["error"] = f"line {item['line']}: field '{lang_field}': {exc}"
+                key = str(value)
+                expected = resolved.get(key)
+                if expected is None:
+                    try:
+                        expected = resolved[key] = languages.resolve(key).code
+                    except UnknownLanguageError as exc:
+                        item["error"] = f"line {item['line']}: field '{lang_field}': {exc}"
+        item["expected"] = expected
+        items.append(item)
+    todo = [(item["text"], item["expected"]) for item in items if "error" not in item]
+    results = iter(check_many(checker.check, todo, jobs=jobs))
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    write = sys.stdout.write
+    for item in items:
+        out = {k: item[k] for k in ("line", "id") if k in item}
         if "error" in item:
             errors += 1
-            _emit({**out, "error": item["error"]})
+            write(encode({**out, "error": item["error"]}) + "\n")
             continue
-        assert expected is not None
-        result = checker.check(item["text"], expected)
-        verdicts.setdefault(expected, Counter())[result.verdict] += 1
+        result = next(results)
+        verdicts.setdefault(item["expected"], Counter())[result.verdict] += 1
         if echo:
             out["text"] = item["text"]
-        _emit({**out, "check": result.to_dict()})
+        out["check"] = result.to_dict()
+        write(encode(out) + "\n")
     _summary(verdicts, errors, checker.signature())
 
 
 def _summary(verdicts: dict[str, Counter[str]], errors: int, signature: str) -> None:
     table = Table(title="off-target check")
-    for column in ("expected", "texts", "on", "off", "uncertain", "off-target"):
+    for column in ("expected", "texts", "on", "off", "mixed", "uncertain", "off-target"):
         table.add_column(column, justify="left" if column == "expected" else "right")
     total: Counter[str] = Counter()
     for lang, counts in sorted(verdicts.items()):
@@ -271,6 +294,7 @@ def _summary(verdicts: dict[str, Counter[str]], errors: int, signature: str) -> 
             str(n),
             str(counts["on"]),
             str(counts["off"]),
+            str(counts["mixed"]),
             str(counts["uncertain"]),
             f"{100 * counts['off'] / n:.1f}%",
         )
@@ -278,7 +302,13 @@ def _summary(verdicts: dict[str, Counter[str]], errors: int, signature: str) -> 
     if len(verdicts) > 1:
         rate = f"{100 * total['off'] / n:.1f}%" if n else "-"
         table.add_row(
-            "all", str(n), str(total["on"]), str(total["off"]), str(total["uncertain"]), rate
+            "all",
+            str(n),
+            str(total["on"]),
+            str(total["off"]),
+            str(total["mixed"]),
+            str(total["uncertain"]),
+            rate,
         )
     err_console.print(table)
     if errors:

@@ -235,6 +235,28 @@ def run_command(
             rich_help_panel=GUARD,
         ),
     ] = None,
+    mixed: Annotated[
+        str | None,
+        typer.Option(
+            "--mixed",
+            help=with_default(
+                "how retry and rerank treat a 'mixed' answer (an off-target line such as an "
+                "English preamble beside on-target text): off (like off-target) | accept",
+                GuardConfig,
+                "mixed",
+            ),
+            rich_help_panel=GUARD,
+        ),
+    ] = None,
+    trim: Annotated[
+        bool | None,
+        typer.Option(
+            "--trim/--no-trim",
+            help="drop a leading off-target line (a preamble) when the rest checks better; "
+            "recorded in the step \\[default: no-trim]",
+            rich_help_panel=GUARD,
+        ),
+    ] = None,
     langid_mode: Annotated[
         str | None,
         typer.Option(
@@ -365,6 +387,8 @@ def run_command(
         ("langid", langid),
         ("guard.policy", off_target),
         ("guard.retries", retries),
+        ("guard.mixed", mixed),
+        ("guard.trim", trim),
         ("guard.langid.mode", langid_mode),
         ("guard.langid.fasttext_model", langid_model),
         ("guard.langid.pivots", pivot or None),

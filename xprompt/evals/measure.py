@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from xprompt.evals.scoring import Bootstrap, MetricResult, accuracy, chrf_pp, span_f1
-from xprompt.metrics import summarize
+from xprompt.metrics import language_ok, summarize
 
 
 @dataclass
@@ -86,6 +86,10 @@ class Measured:
     checked: int
     no_answer_rate: float | None
     cost: Cost
+    line_pass_rate: float | None = None
+    #: chrF++ with every output whose language check failed (off or mixed) scoring 0 (no
+    #: n-gram matches), as EuroEval scores wrong-language generations; beside the plain score.
+    language_aware: MetricResult | None = None
 
 
 # -- timing state kept next to each cell's output ------------------------------------------
@@ -147,13 +151,13 @@ def measure_run(
 ) -> Measured:
     """Score runner records: accuracy (labels, numbers) or chrF++ (translations)."""
     summary = summarize(records).total
+    aware = None
     if metric == "chrF++":
         scored = [r for r in records if r.get("target") is not None]
-        result = chrf_pp(
-            [str(r.get("prediction") or "") for r in scored],
-            [str(r["target"]) for r in scored],
-            bootstrap,
-        )
+        refs = [str(r["target"]) for r in scored]
+        hyps = [str(r.get("prediction") or "") for r in scored]
+        result = chrf_pp(hyps, refs, bootstrap)
+        aware = chrf_pp(hyps, refs, bootstrap, failed=[not language_ok(r) for r in scored])
         no_answer = None
     else:
         result = accuracy(
@@ -168,6 +172,8 @@ def measure_run(
         checked=summary.checked,
         no_answer_rate=no_answer,
         cost=run_cost(records, llm_translates=llm_translates),
+        line_pass_rate=summary.line_pass_rate,
+        language_aware=aware,
     )
 
 
@@ -179,19 +185,22 @@ def measure_translate(
 ) -> Measured:
     """Score translation-job records: chrF++ against the references, off-target from their checks."""
     hyps: list[str] = []
+    failed: list[bool] = []
     refs: list[str] = []
     cost = Cost(rows=len(records))
-    errors = checked = off = 0
+    errors = checked = off = passed = 0
     for record in records:
         translation = (record.get("translation") or {}).get("text")
         if record.get("error"):
             errors += 1
         if record.get("reference") is not None:
             hyps.append(translation or "")
+            failed.append(not language_ok(record))
             refs.append(str(record["reference"]))
         for check in (record.get("checks") or {}).values():
             checked += 1
             off += check.get("verdict") == "off"
+            passed += check.get("verdict") not in ("off", "mixed")
         for info in (record.get("mt") or {}).values():
             tokens = int(info.get("tokens") or 0)
             if llm_translates:
@@ -209,6 +218,8 @@ def measure_translate(
         checked=checked,
         no_answer_rate=None,
         cost=cost,
+        line_pass_rate=passed / checked if checked else None,
+        language_aware=chrf_pp(hyps, refs, bootstrap, failed=failed),
     )
 
 

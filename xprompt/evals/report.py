@@ -47,6 +47,8 @@ class CellResult:
     signature: str = ""
     output: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    line_pass_rate: float | None = None
+    language_aware: MetricResult | None = None  # chrF++, wrong-language outputs scoring 0
 
     @property
     def score(self) -> float | None:
@@ -71,6 +73,16 @@ class CellResult:
             "signature": self.signature,
             "output": self.output,
             "settings": self.settings,
+            **(
+                {"line_pass_rate": _round(self.line_pass_rate)}
+                if self.line_pass_rate is not None
+                else {}
+            ),
+            **(
+                {"language_aware_metric": self.language_aware.to_dict()}
+                if self.language_aware is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -92,6 +104,10 @@ class CellResult:
             signature=data.get("signature", ""),
             output=data.get("output", ""),
             settings=data.get("settings") or {},
+            line_pass_rate=data.get("line_pass_rate"),
+            language_aware=MetricResult.from_dict(data["language_aware_metric"])
+            if data.get("language_aware_metric")
+            else None,
         )
 
 
@@ -247,6 +263,8 @@ def build_report(evaluation: Any) -> SuiteReport:
                 signature=cell.signature,
                 output=str(cell.output),
                 settings=_plain(cell.settings),
+                line_pass_rate=measured.line_pass_rate,
+                language_aware=measured.language_aware,
             )
         )
     model = signatures.model_identity(factory.resolve_model(evaluation.engine))

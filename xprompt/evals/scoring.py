@@ -130,9 +130,18 @@ def _sig(base: str, bootstrap: Bootstrap) -> str:
 
 
 def chrf_pp(
-    hypotheses: Sequence[str], references: Sequence[str], bootstrap: Bootstrap
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    bootstrap: Bootstrap,
+    *,
+    failed: Sequence[bool] | None = None,
 ) -> MetricResult:
-    """Corpus chrF++ (sacrebleu ``CHRF(word_order=2)``) with sacrebleu's signature and a bootstrap interval."""
+    """Corpus chrF++ (sacrebleu ``CHRF(word_order=2)``) with sacrebleu's signature and a bootstrap interval.
+
+    ``failed``: outputs that score 0 (their language check failed, as EuroEval
+    scores wrong-language generations): their n-grams count, none as matches.
+    The signature then ends in ``|wrong-lang:0``.
+    """
     from sacrebleu.metrics import CHRF
 
     if len(hypotheses) != len(references):
@@ -140,21 +149,26 @@ def chrf_pp(
     metric = CHRF(word_order=2)
     if not hypotheses:
         return MetricResult("chrF++", None, 0, signature=_sig("chrF++", bootstrap))
-    point = metric.corpus_score(list(hypotheses), [list(references)])
+    metric.corpus_score(list(hypotheses), [list(references)])  # sets the signature's fields
     signature = metric.get_signature().format()
     # Per-segment statistics once (as sacrebleu's own bootstrap does), re-aggregated per resample.
     stats = np.array(
         metric._extract_corpus_statistics(list(hypotheses), [list(references)]), dtype="float32"
     )
+    if failed is not None:
+        if len(failed) != len(hypotheses):
+            raise ValueError(f"{len(failed)} language verdicts for {len(hypotheses)} hypotheses")
+        stats[np.asarray(failed, dtype=bool), 2::3] = 0.0  # (hyp, ref, match) per order
+        signature += "|wrong-lang:0"
 
     def score(total: np.ndarray) -> float:
         return float(metric._compute_score_from_stats(total).score)
 
+    point = score(stats.sum(0))
+
     interval = bootstrap_interval(stats, score, bootstrap)
     low, high = interval if interval else (None, None)
-    return MetricResult(
-        "chrF++", float(point.score), len(hypotheses), low, high, _sig(signature, bootstrap)
-    )
+    return MetricResult("chrF++", point, len(hypotheses), low, high, _sig(signature, bootstrap))
 
 
 # -- span F1 ---------------------------------------------------------------------------

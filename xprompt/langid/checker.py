@@ -211,7 +211,7 @@ class Checker:
         if all_lines is not None and len(all_lines) > 1:
             # Quotations (of the source, in quotation marks, "> ..."): in no language of the answer.
             for i, line in enumerate(all_lines):
-                if linelayer.is_quote(text[line.start : line.end], source):
+                if linelayer.is_quote(text[line.start : line.end]):
                     quoted.add(i)
                     masked = (
                         masked[: line.start] + " " * (line.end - line.start) + masked[line.end :]

@@ -54,20 +54,24 @@ def _repetition_share(tokens: list[str], max_n: int, min_repeats: int) -> float:
     size = len(tokens)
     if size < min_repeats * 2:
         return 0.0
-    covered = bytearray(size)
+    import numpy as np
+
+    ids: dict[str, int] = {}
+    arr = np.fromiter((ids.setdefault(t, len(ids)) for t in tokens), dtype=np.intp, count=size)
+    covered = np.zeros(size, dtype=bool)
     for n in range(1, min(max_n, size // min_repeats) + 1):
         # tokens[j] == tokens[j + n] for `need` positions in a row <=> the n-gram at the
         # start of that stretch repeats min_repeats times in a row.
         need = (min_repeats - 1) * n
-        run = 0
-        for j in range(size - n + 1):
-            if j < size - n and tokens[j] == tokens[j + n]:
-                run += 1
-                continue
-            if run >= need:
-                covered[j - run : j + n] = b"\x01" * (run + n)
-            run = 0
-    return sum(covered) / size
+        same = arr[:-n] == arr[n:]
+        if int(np.count_nonzero(same)) < need:
+            continue
+        edges = np.diff(same.astype(np.int8), prepend=0, append=0)
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+            if hi - lo >= need:
+                covered[lo : hi + n] = True
+    return int(np.count_nonzero(covered)) / size
 
 
 def repeated_sentence_share(text: str) -> float:

@@ -113,7 +113,9 @@ class _NaiveBayes:
     py3langid keeps its class table in float16, which numpy multiplies without
     BLAS; here it is float32 once (57 MB), so one sentence's score is a small
     BLAS product. The byte-level feature walk is py3langid's own
-    (``visit_counts``). The probabilities of the last text are kept, so the
+    (``visit_counts``), compiled with numba where it is installed (it ships with
+    vLLM) once a process has scored :data:`JIT_AFTER` texts (see :func:`jit_after`);
+    results are bit-for-bit the same either way. The probabilities of the last text are kept, so the
     check's "best label" and "probability of the target" cost one scoring.
     """
 
@@ -131,6 +133,45 @@ class _NaiveBayes:
         self._alias = list(identifier._alias_pairs)
         self._last_text: str | None = None
         self._last: Any = None
+        self._scored = 0
+        self._compiled: Any = None  # None: not tried yet; False: numba unavailable
+
+    def _features(self, encoded: bytes) -> tuple[Any, Any] | None:
+        """Feature indexes (first-occurrence order) and their counts, None without features."""
+        np = self._np
+        self._scored += 1
+        if self._compiled is None and self._scored > jit_after():
+            self._compiled = self._compile() or False
+        if self._compiled:
+            idx, counts = self._compiled(*self._arrays, np.frombuffer(encoded, dtype=np.uint8))
+            return (idx, counts) if len(idx) else None
+        visits = self._visit(*self._walk, encoded)
+        if not visits:
+            return None
+        idx = np.fromiter(visits.keys(), dtype=np.intp, count=len(visits))
+        counts = np.fromiter(visits.values(), dtype=np.float32, count=len(visits))
+        return idx, counts
+
+    def _compile(self) -> Any:
+        from xprompt.langid._walk import compile_walk
+
+        walk = compile_walk()
+        if walk is None:
+            return None
+        np = self._np
+        nextmove, rowbase, output = self._walk
+        self._arrays = (
+            np.frombuffer(nextmove, dtype=np.uint32)
+            if getattr(nextmove, "typecode", "") == "I" and nextmove.itemsize == 4
+            else np.asarray(nextmove, dtype=np.int64),
+            np.asarray(rowbase, dtype=np.int64),
+            np.asarray(output, dtype=np.int64),
+        )
+        try:
+            walk(*self._arrays, np.frombuffer(b"warm up", dtype=np.uint8))
+        except Exception:  # a numba that cannot compile here: keep the Python walk
+            return None
+        return walk
 
     def probabilities(self, text: str) -> Any:
         """Normalised probability per class column (aliased columns folded), as py3langid."""
@@ -138,10 +179,9 @@ class _NaiveBayes:
             return self._last
         np = self._np
         encoded = self._identifier._encode(text)
-        visits = self._visit(*self._walk, encoded)
-        if visits:
-            idx = np.fromiter(visits.keys(), dtype=np.intp, count=len(visits))
-            counts = np.fromiter(visits.values(), dtype=np.float32, count=len(visits))
+        found = self._features(encoded)
+        if found is not None:
+            idx, counts = found
             scores = np.log1p(counts) @ self._table.take(idx, axis=0) + self._prior
             scores *= 1.0 / math.sqrt(len(encoded) or 1)
             np.exp(scores - scores.max(), out=scores)
@@ -153,6 +193,22 @@ class _NaiveBayes:
             scores[j] = 0.0
         self._last_text, self._last = text, scores
         return scores
+
+
+#: Texts scored in Python before the compiled walk is built. numba's import and the (cached)
+#: compile take ~2 s (~15 s the very first time), and the compiled walk saves ~50 µs a text:
+#: it pays only for long runs. ``XPROMPT_LANGID_JIT=1`` compiles at first use, ``0`` never.
+JIT_AFTER = 50_000
+
+
+def jit_after() -> float:
+    """Texts to score before compiling the walk (``XPROMPT_LANGID_JIT``: 1 at once, 0 never)."""
+    setting = os.environ.get("XPROMPT_LANGID_JIT", "auto").strip().lower()
+    if setting in ("1", "true", "yes", "on"):
+        return 0
+    if setting in ("0", "false", "no", "off"):
+        return math.inf
+    return JIT_AFTER
 
 
 @lru_cache(maxsize=1)

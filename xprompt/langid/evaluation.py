@@ -95,6 +95,11 @@ class Cell:
         self.rules.update(other.rules)
         return self
 
+    @property
+    def flagged(self) -> int:
+        """Texts the check flags: wholly ``off`` or ``mixed`` (an off-target line)."""
+        return self.off + self.mixed
+
     def rate(self, verdict: str) -> float | None:
         """Share of texts with ``verdict`` (None when there are none)."""
         return getattr(self, verdict) / self.n if self.n else None

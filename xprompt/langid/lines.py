@@ -89,13 +89,15 @@ def lines(masked: str) -> list[Line]:
     return out
 
 
-def is_quote(line: str, source: str | None) -> bool:
-    """Whether ``line`` is a quotation: wholly in quotation marks, a ``>`` quote, or part of ``source``."""
+def is_quote(line: str) -> bool:
+    """Whether ``line`` is a quotation: wholly in quotation marks, or a ``>`` quote.
+
+    A line copied from the source without quotation marks is no quotation: in a
+    translation it is an untranslated line, which is what the check is for.
+    """
     if line.startswith(">"):
         return True
-    if len(line) > 2 and line[0] in _QUOTES[0] and line[-1] in _QUOTES[1]:
-        return True
-    return source is not None and len(line) >= 8 and line in source
+    return len(line) > 2 and line[0] in _QUOTES[0] and line[-1] in _QUOTES[1]
 
 
 def may_have_lines(masked: str) -> bool:

@@ -126,7 +126,9 @@ def letter_count(text: str) -> int:
     count = sum(map(str.isalpha, text))
     if _MODIFIERS.search(text):
         count -= sum(map(str.isalpha, _MODIFIERS.findall(text)))
-    if text and max(text) >= "\u3040":
+    if text.isascii():
+        return count
+    if _DENSE.search(text):
         count += (DENSE_WEIGHT - 1) * len(_DENSE.findall(text))
     return count
 

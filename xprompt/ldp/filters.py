@@ -168,7 +168,7 @@ def sentence_chrf_pp(hypothesis: str, reference: str) -> float:
 def _lang_failure(check: LangCheck, rule: LangRule) -> str | None:
     if rule == "skip":
         return None
-    if check.verdict == "off" or (rule == "on" and check.verdict != "on"):
+    if check.verdict in ("off", "mixed") or (rule == "on" and check.verdict != "on"):
         return (
             f"{check.verdict}: detected {check.detected} ({check.confidence:.2f}, rule "
             f"{check.rule}), expected {check.expected}"
