@@ -819,7 +819,7 @@ def test_sigkilled_run_leaves_no_engine_and_engine_death_resumes(tmp_path: Path)
 
 @pytest.mark.slow
 def test_serve_engine_death_exits_4_and_sigkill_leaves_nothing(tmp_path: Path) -> None:
-    from serving.testing import free_port
+    from xprompt.testing.vllm_server import free_port
 
     def start() -> tuple[subprocess.Popen, str]:
         port = free_port()
