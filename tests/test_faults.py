@@ -875,3 +875,33 @@ def test_lock_file_records_the_holder_and_fcntl_is_released_on_close(tmp_path: P
     fd = os.open(resume.lock_path(out), os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     os.close(fd)
+
+
+def test_synth_output_whose_check_raises_is_rejected_alone(tmp_path: Path, monkeypatch) -> None:
+    from test_ldp_synth import HAU_EN, fake_llm
+
+    from xprompt.ldp import filters as F
+    from xprompt.ldp import synth
+    from xprompt.ldp.exemplar_set import default_diverse_set
+    from xprompt.ldp.translator import LDPTranslator
+
+    texts = list(HAU_EN)
+    source = write_jsonl(
+        tmp_path / "hau.jsonl", [{"id": f"s{i}", "text": t} for i, t in enumerate(texts)]
+    )
+    real = F.check_output
+
+    def check(source_text: str, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        if source_text == texts[0]:
+            raise RuntimeError("filter broke")
+        return real(source_text, *args, **kwargs)
+
+    monkeypatch.setattr(F, "check_output", check)
+    job = synth.SynthJob(input=str(source), output=str(tmp_path / "set.jsonl"), lang="hau")
+    job.filters = F.FilterSettings(roundtrip_chrf=None)
+    translator = LDPTranslator(fake_llm(HAU_EN), default_diverse_set(), shots=2)
+    result = synth.synthesize_pairs(job, translator)
+    broken = [r for r in result.rejected if r["id"] == "s0"]
+    assert broken and "RuntimeError: filter broke" in json.dumps(broken[0])
+    assert len(result.accepted) + len(result.rejected) == len(texts)
+    assert len(result.accepted) >= 1, "the other rows go on"
