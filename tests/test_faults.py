@@ -905,3 +905,30 @@ def test_synth_output_whose_check_raises_is_rejected_alone(tmp_path: Path, monke
     assert broken and "RuntimeError: filter broke" in json.dumps(broken[0])
     assert len(result.accepted) + len(result.rejected) == len(texts)
     assert len(result.accepted) >= 1, "the other rows go on"
+
+
+OWNER = """
+import multiprocessing, subprocess, sys, time
+from xprompt.backends.lifetime import bind_engine_children
+bind_engine_children()
+exec_child = subprocess.Popen(["sleep", "600"])
+fork_child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(600,))
+fork_child.start()
+print(exec_child.pid, fork_child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_reaper_kills_the_children_of_a_sigkilled_owner() -> None:
+    """Without an engine: an exec'd and a forked child of a bound process die when it is SIGKILLed."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], env=_env(), stdout=subprocess.PIPE)
+    assert owner.stdout is not None
+    children = {int(x) for x in owner.stdout.readline().split()}
+    assert len(children) == 2
+    deadline = time.monotonic() + 30
+    while not children <= set(_descendants(owner.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # one reaper scan after both exist
+    owner.kill()
+    owner.wait()
+    assert _wait_gone(children) == set()

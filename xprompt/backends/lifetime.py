@@ -38,6 +38,7 @@ _PR_SET_PDEATHSIG = 1
 SCAN_INTERVAL_S = 0.5
 
 _reaper: subprocess.Popen[bytes] | None = None
+_hooked = False
 _fork_state: dict[str, object] = {}
 
 
@@ -58,9 +59,10 @@ def _before_fork() -> None:
 def _after_fork_in_child() -> None:
     global _reaper
     if _reaper is not None and _reaper.stdin is not None:
-        # Only the owner may hold the pipe open, or its death would go unnoticed.
+        # Only the owner may hold the pipe open, or its death would go unnoticed. (Closing the
+        # file object, not the bare descriptor, so that nothing closes that number twice.)
         with contextlib.suppress(OSError):
-            os.close(_reaper.stdin.fileno())
+            _reaper.stdin.close()
         _reaper = None
     # The parent-death signal follows the forking *thread*: arm it only for the main thread's.
     if _fork_state.get("main") and _set_parent_death_signal():
@@ -70,13 +72,14 @@ def _after_fork_in_child() -> None:
 
 def bind_engine_children() -> None:
     """Make sure every process this one starts from now on dies with it (idempotent)."""
-    global _reaper
+    global _reaper, _hooked
     if not sys.platform.startswith("linux"):
         return
     if _reaper is not None and _reaper.poll() is None:
         return
-    if _reaper is None:
+    if not _hooked:
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        _hooked = True
     _reaper = subprocess.Popen(
         [sys.executable, "-m", "xprompt.backends.lifetime", str(os.getpid())],
         stdin=subprocess.PIPE,
