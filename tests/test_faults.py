@@ -819,7 +819,7 @@ def test_sigkilled_run_leaves_no_engine_and_engine_death_resumes(tmp_path: Path)
 
 @pytest.mark.slow
 def test_serve_engine_death_exits_4_and_sigkill_leaves_nothing(tmp_path: Path) -> None:
-    from serving.testing import free_port
+    from xprompt.testing.vllm_server import free_port
 
     def start() -> tuple[subprocess.Popen, str]:
         port = free_port()
@@ -875,3 +875,60 @@ def test_lock_file_records_the_holder_and_fcntl_is_released_on_close(tmp_path: P
     fd = os.open(resume.lock_path(out), os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     os.close(fd)
+
+
+def test_synth_output_whose_check_raises_is_rejected_alone(tmp_path: Path, monkeypatch) -> None:
+    from test_ldp_synth import HAU_EN, fake_llm
+
+    from xprompt.ldp import filters as F
+    from xprompt.ldp import synth
+    from xprompt.ldp.exemplar_set import default_diverse_set
+    from xprompt.ldp.translator import LDPTranslator
+
+    texts = list(HAU_EN)
+    source = write_jsonl(
+        tmp_path / "hau.jsonl", [{"id": f"s{i}", "text": t} for i, t in enumerate(texts)]
+    )
+    real = F.check_output
+
+    def check(source_text: str, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        if source_text == texts[0]:
+            raise RuntimeError("filter broke")
+        return real(source_text, *args, **kwargs)
+
+    monkeypatch.setattr(F, "check_output", check)
+    job = synth.SynthJob(input=str(source), output=str(tmp_path / "set.jsonl"), lang="hau")
+    job.filters = F.FilterSettings(roundtrip_chrf=None)
+    translator = LDPTranslator(fake_llm(HAU_EN), default_diverse_set(), shots=2)
+    result = synth.synthesize_pairs(job, translator)
+    broken = [r for r in result.rejected if r["id"] == "s0"]
+    assert broken and "RuntimeError: filter broke" in json.dumps(broken[0])
+    assert len(result.accepted) + len(result.rejected) == len(texts)
+    assert len(result.accepted) >= 1, "the other rows go on"
+
+
+OWNER = """
+import multiprocessing, subprocess, sys, time
+from xprompt.backends.lifetime import bind_engine_children
+bind_engine_children()
+exec_child = subprocess.Popen(["sleep", "600"])
+fork_child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(600,))
+fork_child.start()
+print(exec_child.pid, fork_child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_reaper_kills_the_children_of_a_sigkilled_owner() -> None:
+    """Without an engine: an exec'd and a forked child of a bound process die when it is SIGKILLed."""
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], env=_env(), stdout=subprocess.PIPE)
+    assert owner.stdout is not None
+    children = {int(x) for x in owner.stdout.readline().split()}
+    assert len(children) == 2
+    deadline = time.monotonic() + 30
+    while not children <= set(_descendants(owner.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # one reaper scan after both exist
+    owner.kill()
+    owner.wait()
+    assert _wait_gone(children) == set()

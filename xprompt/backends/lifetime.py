@@ -38,6 +38,7 @@ _PR_SET_PDEATHSIG = 1
 SCAN_INTERVAL_S = 0.5
 
 _reaper: subprocess.Popen[bytes] | None = None
+_hooked = False
 _fork_state: dict[str, object] = {}
 
 
@@ -58,9 +59,10 @@ def _before_fork() -> None:
 def _after_fork_in_child() -> None:
     global _reaper
     if _reaper is not None and _reaper.stdin is not None:
-        # Only the owner may hold the pipe open, or its death would go unnoticed.
+        # Only the owner may hold the pipe open, or its death would go unnoticed. (Closing the
+        # file object, not the bare descriptor, so that nothing closes that number twice.)
         with contextlib.suppress(OSError):
-            os.close(_reaper.stdin.fileno())
+            _reaper.stdin.close()
         _reaper = None
     # The parent-death signal follows the forking *thread*: arm it only for the main thread's.
     if _fork_state.get("main") and _set_parent_death_signal():
@@ -70,13 +72,14 @@ def _after_fork_in_child() -> None:
 
 def bind_engine_children() -> None:
     """Make sure every process this one starts from now on dies with it (idempotent)."""
-    global _reaper
+    global _reaper, _hooked
     if not sys.platform.startswith("linux"):
         return
     if _reaper is not None and _reaper.poll() is None:
         return
-    if _reaper is None:
+    if not _hooked:
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+        _hooked = True
     _reaper = subprocess.Popen(
         [sys.executable, "-m", "xprompt.backends.lifetime", str(os.getpid())],
         stdin=subprocess.PIPE,
@@ -100,25 +103,24 @@ def _start_time(pid: int) -> int | None:
 
 
 def descendants(pid: int) -> dict[int, int]:
-    """Every live descendant of ``pid``: ``{pid: start time}``."""
-    children: dict[int, list[int]] = {}
+    """Every live descendant of ``pid``: ``{pid: start time}`` (one read of each ``/proc/PID/stat``)."""
+    children: dict[int, list[tuple[int, int]]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            stat = Path(entry.path, "stat").read_text()
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        if fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append((int(entry.name), int(fields[19])))
     found: dict[int, int] = {}
     todo = [pid]
     while todo:
-        for child in children.get(todo.pop(), ()):
-            start = _start_time(child)
-            if start is not None:
-                found[child] = start
-                todo.append(child)
+        for child, start in children.get(todo.pop(), ()):
+            found[child] = start
+            todo.append(child)
     return found
 
 

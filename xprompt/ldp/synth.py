@@ -31,6 +31,7 @@ from typing import Any
 
 from xprompt import __version__, data, languages
 from xprompt.errors import ConfigError
+from xprompt.isolation import fault, per_item
 from xprompt.ldp import filters as F
 from xprompt.ldp.exemplar_set import (
     ENGLISH,
@@ -42,7 +43,7 @@ from xprompt.ldp.exemplar_set import (
     write_jsonl,
 )
 from xprompt.ldp.translator import LDPOutput, LDPTranslator
-from xprompt.mt.base import TranslationRequest
+from xprompt.mt.base import Translation, TranslationRequest
 from xprompt.signatures import Signature, input_digest
 
 
@@ -201,7 +202,10 @@ def read_sources(
             )
             continue
         seen[key] = item.index
-        checks, reasons = F.check_source(text, job.lang, job.filters, checker)
+        try:
+            checks, reasons = F.check_source(text, job.lang, job.filters, checker)
+        except Exception as exc:  # one row's failing check rejects that row only
+            checks, reasons = {}, [F.Rejection("check-error", fault(exc))]
         if reasons:
             rejected.append(
                 rejected_row(
@@ -217,9 +221,13 @@ def _translate(
     translator: LDPTranslator, texts: Sequence[str], src: str, tgt: str, chunk_size: int
 ) -> list[LDPOutput]:
     out: list[LDPOutput] = []
+
+    def failed(request: TranslationRequest, error: str) -> LDPOutput:
+        return LDPOutput(Translation(request.text, src, tgt, None, error=error))
+
     for start in range(0, len(texts), chunk_size):
-        chunk = texts[start : start + chunk_size]
-        out.extend(translator.translate_detailed([TranslationRequest(t, src, tgt) for t in chunk]))
+        chunk = [TranslationRequest(t, src, tgt) for t in texts[start : start + chunk_size]]
+        out.extend(per_item(translator.translate_detailed, chunk, failed))
     return out
 
 
@@ -252,9 +260,12 @@ def _leg(
             reason = F.Rejection("generation-error", output.translation.error or "failed")
             results.append((output, {}, [reason]))
             continue
-        checks, reasons = F.check_output(
-            text, src, output.translation.text or "", tgt, job.filters, checker
-        )
+        try:
+            checks, reasons = F.check_output(
+                text, src, output.translation.text or "", tgt, job.filters, checker
+            )
+        except Exception as exc:  # one output's failing check rejects that output only
+            checks, reasons = {}, [F.Rejection("check-error", fault(exc))]
         results.append((output, checks, reasons))
     return results
 
