@@ -247,16 +247,17 @@ def test_family_models_are_named_tiny_family_on_the_command_line(tmp_path) -> No
 
     from xprompt.cli import _register, app
     from xprompt.config import EngineConfig
-    from xprompt.runner import chat_signature, resolve_model
+    from xprompt.backends.factory import resolve_model
+    from xprompt.runner import chat_signature
 
     path = resolve_model(EngineConfig(model="tiny-gemma2"))
     assert Path(path).name.startswith("tiny-gemma2-v")
     generation = json.loads((Path(path) / "generation_config.json").read_text(encoding="utf-8"))
     assert len(generation["eos_token_id"]) == 2, "<eos> and <end_of_turn>"
-    assert chat_signature(EngineConfig(model=path), path) == "chat:fold-system+merge-same-role"
+    assert chat_signature(EngineConfig(model=path), path) == "fold-system+merge-same-role"
     kwargs = EngineConfig(model=path, chat_template_kwargs={"enable_thinking": False})
     assert chat_signature(kwargs, path).endswith(':{"enable_thinking":false}')
-    assert chat_signature(EngineConfig(backend="openai", model="m"), "m") == "chat:server"
+    assert chat_signature(EngineConfig(backend="openai", model="m"), "m") == "server"
     _register()
     result = CliRunner().invoke(app, ["models", "tiny", "--family", "mistral"])
     assert result.exit_code == 0 and "tiny-mistral-v" in result.output

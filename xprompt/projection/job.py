@@ -119,8 +119,14 @@ class ProjectJob:
         """translate-test without spans: only write the English sentences to tag."""
         return self.direction == "test" and not self.english_spans and not self.tagger
 
-    def signature_fields(self) -> Signature:
-        """Every setting of the job as signature fields (the resume key is a subset)."""
+    def signature_fields(self, *, inputs: bool = True) -> Signature:
+        """Every setting of the job as signature fields (the resume key is a subset).
+
+        ``inputs=False`` leaves out the input files' digests, so a job whose
+        inputs do not exist yet (an eval cell before its translate step) can be
+        signed; the resume key always has them.
+        """
+        digest = input_digest if inputs else (lambda path: None)
         return Signature(
             {
                 "direction": self.direction,
@@ -128,10 +134,10 @@ class ProjectJob:
                 "codec": self.codec.signature() if self.method == "codec" else None,
                 "translator": self.translator.identity(),
                 "pivot": self.pivot,
-                "input": input_digest(self.input),
+                "input": digest(self.input),
                 "lang": self.lang,
                 "tgts": list(self.tgts),
-                "english_spans": input_digest(self.english_spans) if self.english_spans else None,
+                "english_spans": digest(self.english_spans) if self.english_spans else None,
                 "tagger": self.tagger,
                 "limit": self.limit,
                 **version_fields(),
@@ -143,8 +149,12 @@ class ProjectJob:
         return self.signature_fields().subset(RESUME_FIELDS)
 
     def signature(self) -> str:
-        """The job's signature text (``direction:train|method:codec|codec:(...)|...``)."""
-        return self.signature_fields().format()
+        """The job's signature text (``direction:train|method:codec|codec:(...)|...``).
+
+        Settings only, as before the structured signature: the input digests
+        are in the resume key (the meta file), not in the text.
+        """
+        return self.signature_fields(inputs=False).format()
 
 
 @dataclass(frozen=True)
