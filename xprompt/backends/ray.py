@@ -98,6 +98,13 @@ class RayBackend:
             each actor's engine gets.
     """
 
+    #: What each actor holds (tests swap in :class:`xprompt.testing.scripted.DyingActorBody`).
+    actor_body: type = _EngineActor
+
+    def actor_args(self, model: str, engine: EngineConfig) -> tuple[Any, ...]:
+        """The arguments each actor's body is built with: the model and the vLLM options."""
+        return (model, engine.vllm_options())
+
     def __init__(self, model: str, *, engine: EngineConfig) -> None:
         try:
             import ray
@@ -122,14 +129,14 @@ class RayBackend:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         self.gpus_per_actor = group if gpus else 0
         actors = engine.ray_actors or (max(1, gpus // group) if gpus else 1)
-        options = engine.vllm_options()
         remote = ray.remote(
             num_gpus=self.gpus_per_actor,
             num_cpus=0 if gpus else 1,
             max_restarts=1,
             max_task_retries=0,
-        )(_EngineActor)
-        self._actors: list[Any] = [remote.remote(model, options) for _ in range(actors)]
+        )(self.actor_body)
+        args = self.actor_args(model, engine)
+        self._actors: list[Any] = [remote.remote(*args) for _ in range(actors)]
         self._losses: dict[int, int] = {}
         try:
             # Wait for every engine to load; a failure to load is the run's failure.
