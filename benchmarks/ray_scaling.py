@@ -36,6 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+    # On a shared machine Ray's node-wide memory monitor would kill the actors for others' memory.
+    os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
     os.chdir(REPO)
 
     import ray
