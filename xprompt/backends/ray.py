@@ -102,8 +102,18 @@ class RayBackend:
     actor_body: type = _EngineActor
 
     def actor_args(self, model: str, engine: EngineConfig) -> tuple[Any, ...]:
-        """The arguments each actor's body is built with: the model and the vLLM options."""
-        return (model, engine.vllm_options())
+        """The arguments each actor's body is built with: the model and the vLLM options.
+
+        A tp/pp group runs its ranks as child processes of the actor
+        (``distributed_executor_backend="mp"``) on the GPUs Ray gave the actor,
+        rather than asking Ray for more GPUs from inside it.
+        """
+        options = engine.vllm_options()
+        if engine.tensor_parallel_size * engine.pipeline_parallel_size > 1:
+            extra = dict(options.get("engine_options") or {})
+            extra.setdefault("distributed_executor_backend", "mp")
+            options["engine_options"] = extra
+        return (model, options)
 
     def __init__(self, model: str, *, engine: EngineConfig) -> None:
         try:
