@@ -44,8 +44,9 @@ else
   done
 fi
 
-echo "[setup] installing xprompt (editable) with dev and serve extras"
-"${PIP[@]}" -e ".[dev,serve]"
+echo "[setup] installing xprompt (editable) with dev, serve and ray extras"
+# ray (~35 s, adds only ray and msgpack: torch/transformers/numpy stay as they are) for --backend ray.
+"${PIP[@]}" -e ".[dev,serve,ray]"
 
 # Headless Chromium for the chat page's browser test (the test skips, saying why, without it).
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then

@@ -24,7 +24,8 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: str = Field(
-        "vllm", description="vllm (in-process), openai (remote server) or module:Class"
+        "vllm",
+        description="vllm (in-process), openai (remote server), ray (vLLM in Ray actors) or module:Class",
     )
     model: str | None = Field(
         None, description="hub name or local model directory (default: the built tiny test model)"
@@ -56,12 +57,21 @@ class EngineConfig(BaseModel):
     )
     concurrency: int = Field(32, ge=1, description="requests in flight per server (backend openai)")
     timeout_s: float = Field(600.0, gt=0)
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster to join (auto, HOST:PORT, ray://HOST:PORT); default: a new local one (backend ray)",
+    )
+    ray_actors: int | None = Field(
+        None,
+        ge=1,
+        description="vLLM engines in Ray actors (default: the cluster's GPUs / (tp * pp), 1 without GPUs; backend ray)",
+    )
     max_retries: int = Field(5, ge=0)
 
     @model_validator(mode="after")
     def _data_parallel_needs_a_server(self) -> EngineConfig:
         # vLLM's in-process LLM refuses data_parallel_size > 1 (it would hang); its server does it.
-        if self.backend == "vllm" and self.data_parallel_size > 1:
+        if self.backend in ("vllm", "ray") and self.data_parallel_size > 1:
             raise ValueError(
                 f"data_parallel_size={self.data_parallel_size} needs vLLM's server: start "
                 f"'python -m vllm.entrypoints.openai.api_server --model MODEL --data-parallel-size "

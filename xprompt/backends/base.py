@@ -7,7 +7,7 @@ the context, rejected by a server after its retries) comes back as a
 ``Completion`` with ``error`` set; it never raises for the batch and never
 drops a row.
 
-Backends are looked up lazily by name (``"vllm"``, ``"openai"``, or
+Backends are looked up lazily by name (``"vllm"``, ``"openai"``, ``"ray"``, or
 ``"package.module:Class"``) so importing xprompt never imports an engine.
 """
 
@@ -48,6 +48,7 @@ BACKENDS = Registry(
     {
         "vllm": "xprompt.backends.vllm:VLLMBackend",
         "openai": "xprompt.backends.openai:OpenAIBackend",
+        "ray": "xprompt.backends.ray:RayBackend",
     },
     paths=True,
 )

@@ -23,12 +23,29 @@ Model = Annotated[
     ),
 ]
 Backend = Annotated[
-    str | None, typer.Option(help="vllm | openai | module:Class", rich_help_panel=ENGINE)
+    str | None, typer.Option(help="vllm | openai | ray | module:Class", rich_help_panel=ENGINE)
 ]
 BaseUrl = Annotated[
     list[str] | None,
     typer.Option(
         "--base-url", help="OpenAI-compatible server URL (repeatable)", rich_help_panel=ENGINE
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: a new local one; --backend ray)",
+        rich_help_panel=ENGINE,
+    ),
+]
+RayActors = Annotated[
+    int | None,
+    typer.Option(
+        "--ray-actors",
+        min=1,
+        help="vLLM engines in Ray actors (default: GPUs / (tp * pp), 1 without GPUs; --backend ray)",
+        rich_help_panel=ENGINE,
     ),
 ]
 MaxModelLen = Annotated[

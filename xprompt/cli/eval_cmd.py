@@ -21,6 +21,8 @@ from xprompt.cli.engine_options import (
     GpuMemoryUtilization,
     MaxModelLen,
     Model,
+    RayActors,
+    RayAddress,
     TensorParallel,
 )
 
@@ -69,6 +71,8 @@ def eval_command(
     model: Model = None,
     backend: Backend = None,
     base_url: BaseUrl = None,
+    ray_address: RayAddress = None,
+    ray_actors: RayActors = None,
     tensor_parallel_size: TensorParallel = None,
     max_model_len: MaxModelLen = None,
     gpu_memory_utilization: GpuMemoryUtilization = None,
@@ -148,6 +152,8 @@ def eval_command(
         ("model", model),
         ("backend", backend),
         ("base_urls", base_url or None),
+        ("ray_address", ray_address),
+        ("ray_actors", ray_actors),
         ("tensor_parallel_size", tensor_parallel_size),
         ("max_model_len", max_model_len),
         ("gpu_memory_utilization", gpu_memory_utilization),

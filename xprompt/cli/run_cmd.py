@@ -33,6 +33,8 @@ from xprompt.cli.engine_options import (
     Model,
     PipelineParallel,
     PrefixCaching,
+    RayActors,
+    RayAddress,
     TensorParallel,
 )
 from xprompt.config import (
@@ -90,6 +92,8 @@ def run_command(
     model: Model = None,
     backend: Backend = None,
     base_url: BaseUrl = None,
+    ray_address: RayAddress = None,
+    ray_actors: RayActors = None,
     max_model_len: MaxModelLen = None,
     gpu_memory_utilization: GpuMemoryUtilization = None,
     tensor_parallel_size: TensorParallel = None,
@@ -347,6 +351,8 @@ def run_command(
         ("engine.model", model),
         ("engine.backend", backend),
         ("engine.base_urls", base_url or None),
+        ("engine.ray_address", ray_address),
+        ("engine.ray_actors", ray_actors),
         ("engine.concurrency", concurrency),
         ("engine.timeout_s", timeout),
         ("engine.max_retries", max_retries),

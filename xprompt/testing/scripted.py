@@ -62,3 +62,36 @@ class ScriptedBackend:
                 )
             )
         return out
+
+
+class DyingActorBody:
+    """A Ray actor body for testing :class:`~xprompt.backends.ray.RayBackend`'s lost-actor path.
+
+    Answers each request with ``"<request id>@<pid>"``. The first actor to get
+    the request ``die_on`` kills its own process (``os._exit``) in the middle of
+    that shard, once: ``marker`` (a file) records that it happened.
+    """
+
+    def __init__(self, die_on: str, marker: str) -> None:
+        self.die_on = die_on
+        self.marker = marker
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "scripted", "model": "scripted"}
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        import os
+        from pathlib import Path
+
+        if any(r.id == self.die_on for r in requests) and not Path(self.marker).exists():
+            Path(self.marker).write_text(str(os.getpid()))
+            os._exit(1)
+        return [Completion(r.id, texts=(f"{r.id}@{os.getpid()}",)) for r in requests]
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+    def close(self) -> None:
+        pass
