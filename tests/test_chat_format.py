@@ -245,9 +245,9 @@ def test_openai_backend_keeps_a_servers_reasoning_apart_and_splits_think_blocks(
 def test_family_models_are_named_tiny_family_on_the_command_line(tmp_path) -> None:
     from typer.testing import CliRunner
 
+    from xprompt.backends.factory import resolve_model
     from xprompt.cli import _register, app
     from xprompt.config import EngineConfig
-    from xprompt.backends.factory import resolve_model
     from xprompt.runner import chat_signature
 
     path = resolve_model(EngineConfig(model="tiny-gemma2"))
