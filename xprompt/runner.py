@@ -42,24 +42,28 @@ def chat_signature(engine: EngineConfig, model: str) -> str:
     """The run signature's ``chat`` field: the adaptation (and the chat-template kwargs).
 
     The adaptation is probed from the model directory's template (or
-    ``--chat-template``) without starting an engine; ``server`` when a remote
-    server renders the template, ``unknown`` when there is none to read here.
+    ``--chat-template``) without starting an engine, for every backend (the
+    OpenAI backend adapts to a template it can read as in-process runs do);
+    ``server`` when only a remote server has the template, ``unknown`` when an
+    in-process model's template cannot be read here (a hub name).
     """
     from xprompt import chat_format
 
-    if engine.backend == "openai" and engine.chat_template is None:
-        label = "server"
+    template = engine.chat_template
+    if template is not None and "{%" not in template and "{{" not in template:
+        path = Path(template).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"chat template file not found: {template}")
+        template = path.read_text(encoding="utf-8")
+    found = chat_format.probe_model_dir(
+        engine.tokenizer or model, chat_template=template, kwargs=engine.chat_template_kwargs
+    )
+    if found is not None:
+        # The OpenAI backend probes the same local template and adapts the same way, so an
+        # output begun in-process and finished on servers carries one signature.
+        label = found.label
     else:
-        template = engine.chat_template
-        if template is not None and "{%" not in template and "{{" not in template:
-            path = Path(template).expanduser()
-            if not path.is_file():
-                raise ConfigError(f"chat template file not found: {template}")
-            template = path.read_text(encoding="utf-8")
-        found = chat_format.probe_model_dir(
-            engine.tokenizer or model, chat_template=template, kwargs=engine.chat_template_kwargs
-        )
-        label = found.label if found is not None else "unknown"
+        label = "server" if engine.backend == "openai" else "unknown"
     kwargs = engine.chat_template_kwargs
     if kwargs:
         label += ":" + json.dumps(kwargs, sort_keys=True, separators=(",", ":"))
