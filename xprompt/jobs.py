@@ -27,8 +27,12 @@ next is rendered and the previous one is checked; see :func:`execute`.
 from __future__ import annotations
 
 import abc
+import contextlib
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +61,77 @@ class Session:
     rows_this_session: int = 0
     elapsed_s: float = 0.0
     engine_start_s: float = 0.0
+
+
+class JobStopped(Exception):
+    """Raised in a chunk that would call the engine after the job stopped (another chunk failed)."""
+
+
+class EngineGate:
+    """Orders and serialises the engine calls of the chunks in flight.
+
+    A chunk's first engine call waits until every earlier chunk has made its
+    first call (or finished without one), so the engine receives the chunks'
+    first steps in input order: for a one-step strategy, the same calls in the
+    same order as chunk by chunk. Unless the engine takes concurrent callers
+    (``concurrent``: it batches requests of calls in flight together, as the
+    simulated engine and an OpenAI-compatible server do), one call runs at a time
+    (an in-process ``vllm.LLM`` serves one caller). After :meth:`stop` (a chunk
+    failed) no chunk calls the engine again: :meth:`call` raises ``JobStopped``.
+    """
+
+    def __init__(self, *, concurrent: bool = False) -> None:
+        self.concurrent = concurrent
+        self._serial = threading.Lock()
+        self._cond = threading.Condition()
+        self._next = 0  # the chunk whose first call is due
+        self._passed: set[int] = set()
+        self._stopped = False
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def chunk(self, number: int) -> Iterator[None]:
+        """The calling thread works on chunk ``number`` while the block runs."""
+        self._local.number = number
+        try:
+            yield
+        finally:
+            self._local.number = None
+            self._pass(number)
+
+    def _pass(self, number: int) -> None:
+        with self._cond:
+            if number >= self._next:
+                self._passed.add(number)
+            while self._next in self._passed:
+                self._passed.discard(self._next)
+                self._next += 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """No engine call from now on (waiting chunks raise ``JobStopped``)."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def call(self) -> Iterator[None]:
+        """Hold the engine for one call (ordered, and exclusive unless ``concurrent``)."""
+        number = getattr(self._local, "number", None)
+        with self._cond:
+            if number is not None:
+                self._cond.wait_for(lambda: self._stopped or self._next >= number)
+            if self._stopped:
+                raise JobStopped("the job stopped: an earlier chunk failed")
+        if self.concurrent:
+            if number is not None:
+                self._pass(number)
+            yield
+            return
+        with self._serial:
+            if number is not None:
+                self._pass(number)
+            yield
 
 
 class Job(abc.ABC):
@@ -90,8 +165,19 @@ class Job(abc.ABC):
         """Whether ``row`` needs the engine (a row that could not be read does not)."""
         return True
 
-    def start(self) -> None:
-        """Start the engine (called once, only when some pending row needs it); nothing by default."""
+    def depth(self) -> int:
+        """How many chunks may be in flight at once (1: chunk by chunk; see :func:`execute`)."""
+        return 1
+
+    def concurrent_engine(self) -> bool:
+        """Whether the engine takes calls from several chunks at once (see :class:`EngineGate`)."""
+        return False
+
+    def start(self, gate: EngineGate) -> None:
+        """Start the engine (called once, only when some pending row needs it); nothing by default.
+
+        With :meth:`depth` > 1, every engine call must run inside ``gate.call()``.
+        """
         return None
 
     def close(self) -> None:
@@ -156,6 +242,16 @@ def execute(
 
     ``on_start(total, done)`` is called once the output is open, ``on_rows(n)``
     after each chunk is written.
+
+    With ``job.depth()`` > 1, that many chunks are in flight at once, each on a
+    worker thread: while one chunk generates, the next is read, rendered and
+    tokenised and the previous one is checked, extracted and turned into records;
+    the main thread writes finished chunks in input order. An :class:`EngineGate`
+    hands the engine its chunks' first calls in input order (one call at a time
+    unless the engine takes concurrent calls). Memory stays bounded by ``depth``
+    chunks. The records are the same as chunk by chunk; when a chunk fails as a
+    whole, the chunks before it are written, no chunk calls the engine again,
+    and the chunks after it are dropped (they run again on resume).
     """
     with resume.lock_output(job.output):
         rows = job.rows()
@@ -166,12 +262,16 @@ def execute(
         session = Session(rows_this_session=len(todo))
         started = time.perf_counter()
         try:
+            gate = EngineGate(concurrent=job.concurrent_engine())
             if any(job.needs_engine(r) for r in todo):
-                job.start()
+                job.start(gate)
             session.engine_start_s = time.perf_counter() - started
-            with data.RecordWriter(job.output) as writer:
-                for chunk in chunks(todo, job.chunk_size):
-                    writer.write_many(_records(job, chunk))
+            with (
+                data.RecordWriter(job.output) as writer,
+                contextlib.closing(_run_chunks(job, todo, gate)) as results,
+            ):
+                for chunk, records in results:
+                    writer.write_many(records)
                     if on_rows is not None:
                         on_rows(len(chunk))
         except EngineDiedError as exc:
@@ -186,6 +286,40 @@ def execute(
         result = job.finish(data.read_records(job.output), session)
         resume.write_summary(job.output, job.summary(result))
         return result
+
+
+def _run_chunks(
+    job: Job, todo: Sequence[Row], gate: EngineGate
+) -> Iterator[tuple[Sequence[Row], list[dict[str, Any]]]]:
+    """Each chunk of ``todo`` with its records, in input order (``job.depth()`` chunks in flight)."""
+    depth = max(1, job.depth())
+    if depth == 1:
+        for number, chunk in enumerate(chunks(todo, job.chunk_size)):
+            with gate.chunk(number):
+                yield chunk, _records(job, chunk)
+        return
+
+    def work(number: int, chunk: Sequence[Row]) -> list[dict[str, Any]]:
+        with gate.chunk(number):
+            return _records(job, chunk)
+
+    pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="xprompt-chunk")
+    flight: deque[tuple[Sequence[Row], Future[list[dict[str, Any]]]]] = deque()
+    try:
+        for number, chunk in enumerate(chunks(todo, job.chunk_size)):
+            if len(flight) == depth:
+                done, future = flight.popleft()
+                yield done, future.result()
+            flight.append((chunk, pool.submit(work, number, chunk)))
+        while flight:
+            done, future = flight.popleft()
+            yield done, future.result()
+    finally:
+        if flight:  # a chunk failed (or the caller stopped): no more engine calls
+            gate.stop()
+            for _, future in flight:
+                future.cancel()
+        pool.shutdown(wait=True)  # the engine closes only after the chunks using it
 
 
 def _records(job: Job, chunk: Sequence[Row]) -> list[dict[str, Any]]:

@@ -240,11 +240,18 @@ class _CheckedBackend:
 
     ``template_kwargs``: the run's chat-template keyword arguments, put on every
     chat request (so a shared engine, e.g. an eval's, serves each run with its own).
+    ``gate``: orders the calls of the chunks in flight (:class:`xprompt.jobs.EngineGate`).
     """
 
-    def __init__(self, inner: Backend, template_kwargs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        inner: Backend,
+        template_kwargs: Mapping[str, Any] | None = None,
+        gate: jobs.EngineGate | None = None,
+    ) -> None:
         self.inner = inner
         self.template_kwargs = tuple(sorted((template_kwargs or {}).items()))
+        self.gate = gate or jobs.EngineGate()
 
     @property
     def model_id(self) -> str:
@@ -259,7 +266,8 @@ class _CheckedBackend:
                 for r in requests
             ]
         try:
-            completions = self.inner.generate(requests)
+            with self.gate.call():
+                completions = self.inner.generate(requests)
         except Exception as exc:  # the backend failed as a whole: not one row's fault
             raise _BackendRaised(exc) from exc
         return check_order(requests, completions)
@@ -308,11 +316,22 @@ class RunJob(jobs.Job):
     def needs_engine(self, row: Any) -> bool:
         return isinstance(row, Example)
 
-    def start(self) -> None:
+    def depth(self) -> int:
+        """``chunks_in_flight``; 1 for a strategy with its own MT model (it serves one caller)."""
+        if getattr(self.prepared.strategy, "translator", None) is not None:
+            return 1
+        return self.prepared.config.chunks_in_flight
+
+    def concurrent_engine(self) -> bool:
+        """Whether the backend batches calls in flight together (``concurrent_calls``)."""
+        return bool(getattr(self.backend, "concurrent_calls", False))
+
+    def start(self, gate: jobs.EngineGate) -> None:
         config = self.prepared.config
         if self.backend is None:
             self._owned = self.backend = factory.make_backend(config.engine, self.prepared.model)
-        self._checked = _CheckedBackend(self.backend, config.engine.chat_template_kwargs)
+            gate.concurrent = self.concurrent_engine()
+        self._checked = _CheckedBackend(self.backend, config.engine.chat_template_kwargs, gate)
 
     def close(self) -> None:
         owned, self._owned = self._owned, None

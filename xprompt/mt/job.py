@@ -249,7 +249,7 @@ class TranslationRun(jobs.Job):
     def needs_engine(self, row: Any) -> bool:
         return isinstance(row, Example)
 
-    def start(self) -> None:
+    def start(self, gate: jobs.EngineGate) -> None:
         if self.translator is None:
             self._owned = self.translator = build_translator(self.job.translator, llm=self.job.llm)
 

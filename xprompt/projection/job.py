@@ -369,7 +369,7 @@ class ProjectionRun(jobs.Job):
     def meta(self) -> dict[str, Any]:
         return {"signature": self.job.signature()}
 
-    def start(self) -> None:
+    def start(self, gate: jobs.EngineGate) -> None:
         self._worker = _Worker(self.job)
 
     def close(self) -> None:
