@@ -6,6 +6,12 @@ belongs to. Start the same command again after an interruption and only the
 rows without a record are run: nothing is duplicated or lost. A run whose
 settings or input changed refuses to append to an old file (``--overwrite``
 starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
+
+:func:`prepare` resolves everything that needs no engine (template, strategy,
+rows, signature); :class:`RunJob` is the run as a :class:`xprompt.jobs.Job`
+(a strategy over a chunk, one record per row, the run summary), and
+:func:`xprompt.jobs.execute` does the bookkeeping shared with ``translate`` and
+``project`` (lock, resume, engine lifetime, chunks in flight, writer, summary).
 """
 
 from __future__ import annotations
