@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from xprompt import data, resume
-from xprompt.errors import EngineDiedError
+from xprompt.errors import BackendError, EngineDiedError
 from xprompt.isolation import per_item
 
 StartHook = Callable[[int, int], None]
@@ -202,8 +202,6 @@ class Job(abc.ABC):
 
     def fatal(self) -> tuple[type[BaseException], ...]:
         """Exceptions that stop the job instead of failing one row (the engine failing as a whole)."""
-        from xprompt.errors import BackendError
-
         return (BackendError,)
 
 
