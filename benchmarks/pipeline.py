@@ -14,15 +14,19 @@ Everything on the host side is real: reading rows, exemplar selection,
 rendering, language checks of every reply, answer extraction, writing JSONL.
 "Busy" is the capacity-weighted share of the wall-clock time of
 ``runner.execute`` in which the engine worked (a step that decodes 128 of 256
-sequences counts half). With the runner's chunk-by-chunk executor the engine
-waits while a chunk is rendered, checked and written, and a two-turn strategy
-(CLP) ends each turn of a chunk in a tail with a nearly empty batch.
+sequences counts half). Each workload runs with both executors in the same
+process: chunk by chunk (``chunks_in_flight=1``: the engine waits while a chunk
+is rendered, checked and written, and a two-turn strategy (CLP) ends each turn of
+a chunk in a tail with a nearly empty batch) and with ``--in-flight`` chunks in
+flight (host work of neighbouring chunks overlaps generation; the simulated
+engine takes concurrent calls, so one chunk's turn 2 shares the batch with the
+next chunk's turn 1). The last line: ``engine busy: direct X%, clp Y% (chunked: A%, B%)``.
 
 Inputs: ``examples/data/topics.jsonl`` (SIB-200-style topic sentences in 12
 languages; exemplars from ``topics.pool.jsonl``) and ``examples/mgsm/mgsm.mini.jsonl``
 (MGSM-style questions), repeated to ``--rows`` / ``--clp-rows`` rows.
 
-    .venv/bin/python benchmarks/pipeline.py [--rows 4096] [--clp-rows 512] [--step-ms 10]
+    .venv/bin/python benchmarks/pipeline.py [--rows 4096] [--clp-rows 512] [--step-ms 10] [--chunk-size N] [--in-flight 3]
 """
 
 from __future__ import annotations
@@ -85,6 +89,9 @@ def main() -> None:
     parser.add_argument("--step-ms", type=float, default=10.0, help="time of one engine step")
     parser.add_argument("--prefill-budget", type=int, default=8192, help="prefill tokens a step")
     parser.add_argument("--chunk-size", type=int, default=None, help="runner chunk size")
+    parser.add_argument(
+        "--in-flight", type=int, default=3, help="chunks in flight for the overlapping executor"
+    )
     args = parser.parse_args()
 
     from xprompt.testing.simulated import LengthModel, SimulatedEngine
@@ -128,27 +135,36 @@ def main() -> None:
         "template": "clp-solve",
         "strategy": "clp",
     }
+    runs: dict[str, dict[str, float]] = {}
     try:
         measure("warm-up", {**direct, "data": {**direct["data"], "limit": 64}}, engine)
-        results = {"direct": measure("direct", direct, engine), "clp": measure("clp", clp, engine)}
+        for executor, depth in (("chunked", 1), ("overlap", args.in_flight)):
+            for name, overrides in (("direct", direct), ("clp", clp)):
+                runs[f"{name}/{executor}"] = measure(
+                    name, {**overrides, "chunks_in_flight": depth}, engine
+                )
     finally:
         engine.close()
     print(
         f"simulated engine: {args.capacity} sequences/step, {args.step_ms:g} ms/step, "
-        f"{args.prefill_budget} prefill tokens/step, prefix cache on"
+        f"{args.prefill_budget} prefill tokens/step, prefix cache on; chunk size "
+        f"{args.chunk_size or 'default'}, {args.in_flight} chunks in flight (chunked: 1)"
     )
     for name, label in (
         ("direct", f"direct {args.shots}-shot topic classification (constrained labels)"),
         ("clp", "CLP, two turns of reasoning (MGSM-style questions)"),
     ):
-        r = results[name]
-        print(
-            f"{label}: {r['rows']} rows in {r['wall_s']:.2f}s ({r['rows_per_s']:.0f} rows/s), "
-            f"{r['steps']} steps, engine stepping {r['stepping']:.0%} of the time, busy {r['busy']:.1%}"
-        )
+        for executor in ("chunked", "overlap"):
+            r = runs[f"{name}/{executor}"]
+            print(
+                f"{label}, {executor}: {r['rows']} rows in {r['wall_s']:.2f}s "
+                f"({r['rows_per_s']:.0f} rows/s), {r['steps']} steps, engine stepping "
+                f"{r['stepping']:.0%} of the time, busy {r['busy']:.1%}"
+            )
     print(
-        f"engine busy (chunked executor): direct {results['direct']['busy']:.1%}, "
-        f"clp {results['clp']['busy']:.1%}; streaming executor: not built yet"
+        f"engine busy: direct {runs['direct/overlap']['busy']:.1%}, "
+        f"clp {runs['clp/overlap']['busy']:.1%} "
+        f"(chunked: {runs['direct/chunked']['busy']:.1%}, {runs['clp/chunked']['busy']:.1%})"
     )
 
 

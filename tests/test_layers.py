@@ -32,6 +32,7 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
             "xprompt.registry",
             "xprompt.data",
             "xprompt.resume",
+            "xprompt.jobs",
             "xprompt.templates",
             "xprompt.backends",
             "xprompt.langid",

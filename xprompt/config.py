@@ -187,6 +187,12 @@ class RunConfig(BaseModel):
     chunk_size: int = Field(
         1024, ge=1, description="rows per batched backend call (and per resume unit)"
     )
+    chunks_in_flight: int = Field(
+        3,
+        ge=1,
+        description="chunks worked on at once: one generates while the next is rendered and the "
+        "last is checked and written (1: chunk by chunk); the records are the same",
+    )
     overwrite: bool = False
     retry_errors: bool = Field(
         False,

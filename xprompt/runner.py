@@ -6,6 +6,12 @@ belongs to. Start the same command again after an interruption and only the
 rows without a record are run: nothing is duplicated or lost. A run whose
 settings or input changed refuses to append to an old file (``--overwrite``
 starts afresh); ``--retry-errors`` runs the rows that ended with an error again.
+
+:func:`prepare` resolves everything that needs no engine (template, strategy,
+rows, signature); :class:`RunJob` is the run as a :class:`xprompt.jobs.Job`
+(a strategy over a chunk, one record per row, the run summary), and
+:func:`xprompt.jobs.execute` does the bookkeeping shared with ``translate`` and
+``project`` (lock, resume, engine lifetime, chunks in flight, writer, summary).
 """
 
 from __future__ import annotations
@@ -13,17 +19,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xprompt import answers, data, exemplars, resume
+from xprompt import answers, data, exemplars, jobs
 from xprompt.backends import factory
 from xprompt.backends.base import Backend, check_order
 from xprompt.config import EngineConfig, RunConfig
-from xprompt.errors import BackendError, ConfigError, EngineDiedError
+from xprompt.errors import BackendError, ConfigError
 from xprompt.exemplars import ExemplarSelector
 from xprompt.guard import build_guard
 from xprompt.isolation import fault, per_item
@@ -151,17 +156,7 @@ def prepare(config: RunConfig) -> Prepared:
 
 def open_output(prepared: Prepared, *, dry_run: bool = False) -> set[int]:
     """Check an existing output belongs to this run; return the row indices already done (``dry_run``: change no file)."""
-    config = prepared.config
-    return resume.open_output(
-        config.output,
-        job="run",
-        resume_key=prepared.resume_key,
-        ids={r.index: r.id for r in prepared.rows},
-        meta={"signature": prepared.signature, "config": config.model_dump(mode="json")},
-        overwrite=config.overwrite,
-        retry_errors=config.retry_errors,
-        dry_run=dry_run,
-    )
+    return jobs.open_output(RunJob(prepared), dry_run=dry_run)
 
 
 def make_record(
@@ -242,11 +237,6 @@ def _record_failed(row: Example | data.RowError, error: str) -> dict[str, Any]:
     return make_record(data.RowError(row.index, row.id, message, lang=row.lang), None, None)  # type: ignore[arg-type]
 
 
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class _BackendRaised(Exception):
     """Carries an exception the backend raised past the strategy, so it stops the run."""
 
@@ -260,11 +250,18 @@ class _CheckedBackend:
 
     ``template_kwargs``: the run's chat-template keyword arguments, put on every
     chat request (so a shared engine, e.g. an eval's, serves each run with its own).
+    ``gate``: orders the calls of the chunks in flight (:class:`xprompt.jobs.EngineGate`).
     """
 
-    def __init__(self, inner: Backend, template_kwargs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        inner: Backend,
+        template_kwargs: Mapping[str, Any] | None = None,
+        gate: jobs.EngineGate | None = None,
+    ) -> None:
         self.inner = inner
         self.template_kwargs = tuple(sorted((template_kwargs or {}).items()))
+        self.gate = gate or jobs.EngineGate()
 
     @property
     def model_id(self) -> str:
@@ -279,7 +276,8 @@ class _CheckedBackend:
                 for r in requests
             ]
         try:
-            completions = self.inner.generate(requests)
+            with self.gate.call():
+                completions = self.inner.generate(requests)
         except Exception as exc:  # the backend failed as a whole: not one row's fault
             raise _BackendRaised(exc) from exc
         return check_order(requests, completions)
@@ -292,6 +290,94 @@ class _CheckedBackend:
 
 
 ProgressHook = Callable[[int], None]
+
+
+class RunJob(jobs.Job):
+    """``xprompt run`` as a :class:`~xprompt.jobs.Job`: a prepared strategy over its rows.
+
+    ``backend``: an engine to use (tests and evals share one); otherwise one is
+    started from the config, only if some row still needs the model.
+    """
+
+    kind = "run"
+
+    def __init__(self, prepared: Prepared, *, backend: Backend | None = None) -> None:
+        config = prepared.config
+        self.prepared = prepared
+        self.output = str(config.output)
+        self.chunk_size = config.chunk_size
+        self.overwrite = config.overwrite
+        self.retry_errors = config.retry_errors
+        self.backend = backend
+        self._owned: Backend | None = None
+        self._engine_s_counts = backend is None  # starting a shared engine is not this run's cost
+        self._checked: _CheckedBackend | None = None
+
+    def rows(self) -> Sequence[Example | data.RowError]:
+        return self.prepared.rows
+
+    def resume_key(self) -> Mapping[str, Any]:
+        return self.prepared.resume_key
+
+    def meta(self) -> Mapping[str, Any]:
+        config = self.prepared.config
+        return {"signature": self.prepared.signature, "config": config.model_dump(mode="json")}
+
+    def needs_engine(self, row: Any) -> bool:
+        return isinstance(row, Example)
+
+    def depth(self) -> int:
+        """``chunks_in_flight``; 1 for a strategy with its own MT model (it serves one caller)."""
+        if getattr(self.prepared.strategy, "translator", None) is not None:
+            return 1
+        return self.prepared.config.chunks_in_flight
+
+    def concurrent_engine(self) -> bool:
+        """Whether the backend batches calls in flight together (``concurrent_calls``)."""
+        return bool(getattr(self.backend, "concurrent_calls", False))
+
+    def start(self, gate: jobs.EngineGate) -> None:
+        config = self.prepared.config
+        if self.backend is None:
+            self._owned = self.backend = factory.make_backend(config.engine, self.prepared.model)
+            gate.concurrent = self.concurrent_engine()
+        self._checked = _CheckedBackend(self.backend, config.engine.chat_template_kwargs, gate)
+
+    def close(self) -> None:
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.close()
+
+    def process(self, chunk: Sequence[Any]) -> list[dict[str, Any]]:
+        examples = [r for r in chunk if isinstance(r, Example)]
+        predictions: Mapping[int, Prediction] = {}
+        if examples:
+            assert self._checked is not None
+            results = run_isolated(self.prepared.strategy, examples, self._checked)  # type: ignore[arg-type]
+            predictions = {e.index: p for e, p in zip(examples, results, strict=True)}
+        return per_item(
+            functools.partial(_records, predictions, self.prepared.template),
+            chunk,
+            _record_failed,
+        )
+
+    def failed(self, row: Any, error: str) -> dict[str, Any]:
+        return _record_failed(row, error)
+
+    def fatal(self) -> tuple[type[BaseException], ...]:
+        """Everything: :meth:`process` isolates its rows itself (strategy, then record), so what
+        escapes it is the backend failing as a whole (re-raised as the backend raised it)."""
+        return (Exception,)
+
+    def finish(self, records: Sequence[dict[str, Any]], session: jobs.Session) -> RunSummary:
+        summary = summarize(records, signature=self.prepared.signature)
+        summary.elapsed_s = session.elapsed_s
+        summary.engine_start_s = session.engine_start_s if self._engine_s_counts else 0.0
+        summary.rows_this_session = session.rows_this_session
+        return summary
+
+    def summary(self, result: RunSummary) -> Mapping[str, Any]:
+        return result.to_dict()
 
 
 def execute(
@@ -307,64 +393,4 @@ def execute(
     from the config, only if some row still needs the model.
     ``on_start(total, done)`` and ``on_rows(n)`` report progress.
     """
-    with resume.lock_output(prepared.config.output):
-        return _execute(prepared, backend=backend, on_rows=on_rows, on_start=on_start)
-
-
-def _execute(
-    prepared: Prepared,
-    *,
-    backend: Backend | None,
-    on_rows: ProgressHook | None,
-    on_start: Callable[[int, int], None] | None,
-) -> RunSummary:
-    config = prepared.config
-    done = open_output(prepared)
-    pending = [r for r in prepared.rows if r.index not in done]
-    if on_start is not None:
-        on_start(len(prepared.rows), len(done))
-    started = time.perf_counter()
-    owned = None
-    needs_model = any(isinstance(r, Example) for r in pending)
-    engine_start_s = 0.0
-    if backend is None and needs_model:
-        owned = backend = factory.make_backend(config.engine, prepared.model)
-        engine_start_s = time.perf_counter() - started
-    checked = (
-        _CheckedBackend(backend, config.engine.chat_template_kwargs)
-        if backend is not None
-        else None
-    )
-    try:
-        with data.RecordWriter(config.output) as writer:
-            for chunk in chunks(pending, config.chunk_size):
-                examples = [r for r in chunk if isinstance(r, Example)]
-                predictions: Mapping[int, Prediction] = {}
-                if examples:
-                    assert checked is not None
-                    results = run_isolated(prepared.strategy, examples, checked)  # type: ignore[arg-type]
-                    predictions = {e.index: p for e, p in zip(examples, results, strict=True)}
-                writer.write_many(
-                    per_item(
-                        functools.partial(_records, predictions, prepared.template),
-                        chunk,
-                        _record_failed,
-                    )
-                )
-                if on_rows is not None:
-                    on_rows(len(chunk))
-    except EngineDiedError as exc:
-        saved = len(data.read_records(config.output))
-        raise EngineDiedError(
-            f"{exc.message}. {saved} of {len(prepared.rows)} rows are saved in {config.output}; "
-            "run the same command again to resume"
-        ) from exc
-    finally:
-        if owned is not None:
-            owned.close()
-    summary = summarize(data.read_records(config.output), signature=prepared.signature)
-    summary.elapsed_s = time.perf_counter() - started
-    summary.engine_start_s = engine_start_s
-    summary.rows_this_session = len(pending)
-    resume.write_summary(config.output, summary.to_dict())
-    return summary
+    return jobs.execute(RunJob(prepared, backend=backend), on_start=on_start, on_rows=on_rows)

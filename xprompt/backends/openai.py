@@ -110,6 +110,9 @@ class OpenAIBackend:
         transport: an httpx transport instead of the network (tests of the retry logic).
     """
 
+    #: ``generate`` may be called from several threads at once (the server batches them together).
+    concurrent_calls = True
+
     def __init__(
         self,
         model: str,

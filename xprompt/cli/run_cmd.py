@@ -289,6 +289,16 @@ def run_command(
             help=with_default("rows per batched call and per resume unit", RunConfig, "chunk_size")
         ),
     ] = None,
+    chunks_in_flight: Annotated[
+        int | None,
+        typer.Option(
+            help=with_default(
+                "chunks worked on at once (host work overlaps generation; 1: chunk by chunk)",
+                RunConfig,
+                "chunks_in_flight",
+            )
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="discard an existing output and start again")
     ] = False,
@@ -399,6 +409,7 @@ def run_command(
         ("guard.langid.fasttext_model", langid_model),
         ("guard.langid.pivots", pivot or None),
         ("chunk_size", chunk_size),
+        ("chunks_in_flight", chunks_in_flight),
         ("options", parse_pairs(option, "--opt") or None),
     ]:
         set_path(overrides, dotted, value)

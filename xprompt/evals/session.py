@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xprompt import languages, runner, signatures
+from xprompt import jobs, languages, runner, signatures
 from xprompt.backends import factory
 from xprompt.backends.base import Backend
 from xprompt.config import EngineConfig
@@ -235,19 +235,31 @@ class Evaluation:
 
     # -- running ---------------------------------------------------------------------------
 
-    def pending(self, cell: Cell) -> int:
-        """Rows of a cell without a record yet (checks that the existing output belongs to it; writes nothing)."""
+    def job(
+        self,
+        cell: Cell,
+        shared: SharedBackend | None = None,
+        pool: TranslatorPool | None = None,
+    ) -> jobs.Job:
+        """The cell as a :class:`~xprompt.jobs.Job` (with the eval's shared engine and MT models)."""
         if cell.prepared is not None:
-            return len(cell.prepared.rows) - len(runner.open_output(cell.prepared, dry_run=True))
+            return runner.RunJob(cell.prepared, backend=shared)
         if cell.translate is not None:
             from xprompt.mt import job as mt_job
 
-            rows = mt_job.read_rows(cell.translate)
-            return len(rows) - len(mt_job.open_output(cell.translate, rows, dry_run=True))
+            translator = None
+            if pool is not None and not cell.llm_translates:
+                translator = pool.get(cell.translate.translator)
+            if shared is not None:
+                cell.translate.llm = shared
+            return mt_job.TranslationRun(cell.translate, translator=translator)
         from xprompt.projection import job as project_job
 
-        units = project_job.plan_units(cell.project)
-        return len(units) - len(project_job.open_output(cell.project, units, dry_run=True))
+        return project_job.ProjectionRun(cell.project)
+
+    def pending(self, cell: Cell) -> int:
+        """Rows of a cell without a record yet (checks that the existing output belongs to it; writes nothing)."""
+        return jobs.pending(self.job(cell))
 
     def check_outputs(self) -> None:
         """Check that every existing cell output belongs to its cell (a ResumeError names it).
@@ -317,21 +329,9 @@ class Evaluation:
 
         if cell.prepared is not None:
             self._share_translator(cell, pool)
-            last, loaded = time.perf_counter(), pool.load_s
-            runner.execute(cell.prepared, backend=shared, on_rows=hook)
-        elif cell.translate is not None:
-            from xprompt.mt import job as mt_job
-
-            translator = None
-            if not cell.llm_translates:
-                translator = pool.get(cell.translate.translator)
-                last, loaded = time.perf_counter(), pool.load_s
-            cell.translate.llm = shared
-            mt_job.execute(cell.translate, translator=translator, on_rows=hook)
-        else:
-            from xprompt.projection import job as project_job
-
-            project_job.execute(cell.project, on_rows=hook)
+        job = self.job(cell, shared, pool)  # loads the cell's MT model, if any: not its time
+        last, loaded = time.perf_counter(), pool.load_s
+        jobs.execute(job, on_rows=hook)
 
     @staticmethod
     def _share_translator(cell: Cell, pool: TranslatorPool) -> None:

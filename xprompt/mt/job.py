@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from xprompt import data, langid, languages, resume
+from xprompt import data, jobs, langid, languages
 from xprompt.errors import ConfigError
-from xprompt.isolation import per_item
 from xprompt.mt.base import Translation, TranslationRequest, Translator, model_identity
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.mt.metrics import MTReport, MTRow, grouped_report, is_copy
@@ -157,15 +155,7 @@ def open_output(
     job: TranslateJob, rows: Sequence[Example | data.RowError], *, dry_run: bool = False
 ) -> set[int]:
     """Check an existing output belongs to this job; return the indices already done (``dry_run``: change no file)."""
-    return resume.open_output(
-        job.output,
-        job="translation job",
-        resume_key=job.resume_key(),
-        ids={r.index: r.id for r in rows},
-        meta={"signature": job.signature()},
-        overwrite=job.overwrite,
-        dry_run=dry_run,
-    )
+    return jobs.open_output(TranslationRun(job, rows=rows), dry_run=dry_run)
 
 
 def _error_record(row: data.RowError, job: TranslateJob) -> dict[str, Any]:
@@ -216,6 +206,81 @@ def make_record(
     return record
 
 
+class TranslationRun(jobs.Job):
+    """A :class:`TranslateJob` as a :class:`~xprompt.jobs.Job`: rows, records and the MT report.
+
+    ``translator``: one to use (evals share one); otherwise one is built from
+    the job's settings, only if some row still needs translating. ``rows``: the
+    input rows when the caller has read them already.
+    """
+
+    kind = "translation job"
+
+    def __init__(
+        self,
+        job: TranslateJob,
+        *,
+        translator: Translator | None = None,
+        bootstrap: int = 0,
+        spm_model: str | None = None,
+        rows: Sequence[Example | data.RowError] | None = None,
+    ) -> None:
+        self.job = job
+        self.output = job.output
+        self.chunk_size = job.chunk_size
+        self.overwrite = job.overwrite
+        self.translator = translator
+        self.bootstrap = bootstrap
+        self.spm_model = spm_model
+        self._owned: Translator | None = None
+        self._rows = list(rows) if rows is not None else None
+
+    def rows(self) -> list[Example | data.RowError]:
+        if self._rows is None:
+            self._rows = read_rows(self.job)
+        return self._rows
+
+    def resume_key(self) -> dict[str, Any]:
+        return self.job.resume_key()
+
+    def meta(self) -> dict[str, Any]:
+        return {"signature": self.job.signature()}
+
+    def needs_engine(self, row: Any) -> bool:
+        return isinstance(row, Example)
+
+    def start(self, gate: jobs.EngineGate) -> None:
+        if self.translator is None:
+            self._owned = self.translator = build_translator(self.job.translator, llm=self.job.llm)
+
+    def close(self) -> None:
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.close()
+
+    def process(self, chunk: Sequence[Any]) -> list[dict[str, Any]]:
+        return _translate_rows(chunk, self.job, self.translator)
+
+    def failed(self, row: Any, error: str) -> dict[str, Any]:
+        message = f"row {row.index + 1} (id '{row.id}'): {error}"
+        return _error_record(data.RowError(row.index, row.id, message, lang=row.lang), self.job)
+
+    def finish(self, records: Sequence[dict[str, Any]], session: jobs.Session) -> JobResult:
+        result = score_records(
+            records,
+            signature=self.job.signature(),
+            bootstrap=self.bootstrap,
+            spm_model=self.spm_model,
+        )
+        result.rows_this_session = session.rows_this_session
+        result.elapsed_s = session.elapsed_s
+        result.cache_hits = getattr(self.translator, "hits", 0)
+        return result
+
+    def summary(self, result: JobResult) -> dict[str, Any]:
+        return result.to_dict()
+
+
 def execute(
     job: TranslateJob,
     *,
@@ -226,65 +291,8 @@ def execute(
     spm_model: str | None = None,
 ) -> JobResult:
     """Translate the pending rows, then score the whole output file."""
-    with resume.lock_output(job.output):
-        return _execute(
-            job,
-            translator=translator,
-            on_start=on_start,
-            on_rows=on_rows,
-            bootstrap=bootstrap,
-            spm_model=spm_model,
-        )
-
-
-def _execute(
-    job: TranslateJob,
-    *,
-    translator: Translator | None = None,
-    on_start: Callable[[int, int], None] | None = None,
-    on_rows: Callable[[int], None] | None = None,
-    bootstrap: int = 0,
-    spm_model: str | None = None,
-) -> JobResult:
-    rows = read_rows(job)
-    done = open_output(job, rows)
-    pending = [r for r in rows if r.index not in done]
-    if on_start is not None:
-        on_start(len(rows), len(done))
-    started = time.perf_counter()
-    owned = None
-    if translator is None and any(isinstance(r, Example) for r in pending):
-        owned = translator = build_translator(job.translator, llm=job.llm)
-    try:
-        with data.RecordWriter(job.output) as writer:
-            for start in range(0, len(pending), job.chunk_size):
-                chunk = pending[start : start + job.chunk_size]
-                writer.write_many(_translate_chunk(chunk, job, translator))
-                if on_rows is not None:
-                    on_rows(len(chunk))
-    finally:
-        if owned is not None:
-            owned.close()
-    result = score_file(
-        job.output, signature=job.signature(), bootstrap=bootstrap, spm_model=spm_model
-    )
-    result.rows_this_session = len(pending)
-    result.elapsed_s = time.perf_counter() - started
-    result.cache_hits = getattr(translator, "hits", 0)
-    resume.write_summary(job.output, result.to_dict())
-    return result
-
-
-def _translate_chunk(
-    chunk: Sequence[Example | data.RowError], job: TranslateJob, translator: Translator | None
-) -> list[dict[str, Any]]:
-    """The records of a chunk; a row that raises is that row's error record."""
-
-    def failed(row: Example | data.RowError, error: str) -> dict[str, Any]:
-        message = f"row {row.index + 1} (id '{row.id}'): {error}"
-        return _error_record(data.RowError(row.index, row.id, message, lang=row.lang), job)
-
-    return per_item(lambda rows: _translate_rows(rows, job, translator), chunk, failed)
+    run = TranslationRun(job, translator=translator, bootstrap=bootstrap, spm_model=spm_model)
+    return jobs.execute(run, on_start=on_start, on_rows=on_rows)
 
 
 def _translate_rows(
@@ -319,7 +327,23 @@ def score_file(
     spm_model: str | None = None,
 ) -> JobResult:
     """Score a saved translation file (no model needed): one MTRow per translated field."""
-    records = data.read_records(path)
+    if not signature:
+        meta = meta_path(path)
+        if meta.exists():
+            signature = json.loads(meta.read_text(encoding="utf-8")).get("signature", "")
+    return score_records(
+        data.read_records(path), signature=signature, bootstrap=bootstrap, spm_model=spm_model
+    )
+
+
+def score_records(
+    records: Sequence[dict[str, Any]],
+    *,
+    signature: str = "",
+    bootstrap: int = 0,
+    spm_model: str | None = None,
+) -> JobResult:
+    """Score saved translation records: one MTRow per translated field."""
     mt_rows: list[MTRow] = []
     for record in records:
         translations = record.get("translation") or {}
@@ -349,9 +373,5 @@ def score_file(
                     check=check,
                 )
             )
-    if not signature:
-        meta = meta_path(path)
-        if meta.exists():
-            signature = json.loads(meta.read_text(encoding="utf-8")).get("signature", "")
     reports = grouped_report(mt_rows, bootstrap=bootstrap, spm_model=spm_model) if mt_rows else {}
     return JobResult(reports=reports, signature=signature, rows=len(records))

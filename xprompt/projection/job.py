@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from xprompt import data, languages, resume
+from xprompt import data, jobs, languages, resume
 from xprompt.errors import ConfigError
-from xprompt.isolation import per_item
 from xprompt.mt.base import Translator
 from xprompt.mt.factory import SELF, TranslatorSettings, build_translator
 from xprompt.projection.markers import MarkerProjector
@@ -165,6 +163,11 @@ class Unit:
     sentence: SpanSentence | SentenceError
     tgt: str | None
 
+    @property
+    def id(self) -> str:
+        """The sentence's id (the record's ``id``)."""
+        return self.sentence.id
+
 
 def plan_units(job: ProjectJob) -> list[Unit]:
     """Every unit of the job, in output order (sentence-major)."""
@@ -183,15 +186,7 @@ def plan_units(job: ProjectJob) -> list[Unit]:
 
 def open_output(job: ProjectJob, units: Sequence[Unit], *, dry_run: bool = False) -> set[int]:
     """Check an existing output belongs to this job; return the unit indices already done (``dry_run``: change no file)."""
-    return resume.open_output(
-        job.output,
-        job="projection job",
-        resume_key=job.resume_key(),
-        ids={u.index: u.sentence.id for u in units},
-        meta={"signature": job.signature()},
-        overwrite=job.overwrite,
-        dry_run=dry_run,
-    )
+    return jobs.open_output(ProjectionRun(job, units=units), dry_run=dry_run)
 
 
 def read_english(path: str, pivot: str) -> dict[str, tuple[str, tuple[Span, ...]] | str]:
@@ -251,11 +246,7 @@ class _Worker:
     def close(self) -> None:
         self.translator.close()
 
-    def run(self, chunk: Sequence[Unit]) -> list[dict[str, Any]]:
-        """The records of a chunk; a unit that raises is that unit's failed record."""
-        return per_item(self._run, chunk, self._failed)
-
-    def _failed(self, unit: Unit, error: str) -> dict[str, Any]:
+    def failed(self, unit: Unit, error: str) -> dict[str, Any]:
         sentence = unit.sentence
         broken = SentenceError(
             unit.index,
@@ -266,7 +257,8 @@ class _Worker:
         )
         return make_record(Unit(unit.index, broken, unit.tgt), None, None, self.job)
 
-    def _run(self, chunk: Sequence[Unit]) -> list[dict[str, Any]]:
+    def run(self, chunk: Sequence[Unit]) -> list[dict[str, Any]]:
+        """The records of a chunk (may raise: the executor then isolates its units)."""
         good = [u for u in chunk if isinstance(u.sentence, SpanSentence)]
         results: dict[int, ProjectionResult] = {}
         extra: dict[int, dict[str, Any]] = {}
@@ -363,6 +355,59 @@ def make_record(
     return record
 
 
+class ProjectionRun(jobs.Job):
+    """A :class:`ProjectJob` as a :class:`~xprompt.jobs.Job`: its units, their records, the summary."""
+
+    kind = "projection job"
+
+    def __init__(self, job: ProjectJob, *, units: Sequence[Unit] | None = None) -> None:
+        self.job = job
+        self.output = job.output
+        self.chunk_size = job.chunk_size
+        self.overwrite = job.overwrite
+        self._units = list(units) if units is not None else None
+        self._worker: _Worker | None = None
+
+    def rows(self) -> list[Unit]:
+        if self._units is None:
+            self._units = plan_units(self.job)
+        return self._units
+
+    def resume_key(self) -> dict[str, Any]:
+        return self.job.resume_key()
+
+    def meta(self) -> dict[str, Any]:
+        return {"signature": self.job.signature()}
+
+    def start(self, gate: jobs.EngineGate) -> None:
+        self._worker = _Worker(self.job)
+
+    def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
+
+    def process(self, chunk: Sequence[Any]) -> list[dict[str, Any]]:
+        assert self._worker is not None
+        return self._worker.run(chunk)
+
+    def failed(self, row: Any, error: str) -> dict[str, Any]:
+        assert self._worker is not None
+        return self._worker.failed(row, error)
+
+    def finish(self, records: Sequence[dict[str, Any]], session: jobs.Session) -> ProjectResult:
+        summary = summarize(records, signature=self.job.signature())
+        if self.job.train_file:
+            summary["train_file"] = {
+                "path": self.job.train_file,
+                "sentences": write_train_file(self.job),
+            }
+        return ProjectResult(summary, session.rows_this_session, session.elapsed_s)
+
+    def summary(self, result: ProjectResult) -> dict[str, Any]:
+        return result.summary
+
+
 def execute(
     job: ProjectJob,
     *,
@@ -370,41 +415,10 @@ def execute(
     on_rows: Callable[[int], None] | None = None,
 ) -> ProjectResult:
     """Run the pending units (or, translate-test without spans, write the English to tag)."""
-    with resume.lock_output(job.output):
-        return _execute(job, on_start=on_start, on_rows=on_rows)
-
-
-def _execute(
-    job: ProjectJob,
-    *,
-    on_start: Callable[[int, int], None] | None = None,
-    on_rows: Callable[[int], None] | None = None,
-) -> ProjectResult:
-    units = plan_units(job)
     if job.translate_only:
-        return _translate_only(job, units)
-    done = open_output(job, units)
-    pending = [u for u in units if u.index not in done]
-    if on_start is not None:
-        on_start(len(units), len(done))
-    started = time.perf_counter()
-    worker = _Worker(job) if pending else None
-    try:
-        with data.RecordWriter(job.output) as writer:
-            for start in range(0, len(pending), job.chunk_size):
-                chunk = pending[start : start + job.chunk_size]
-                assert worker is not None
-                writer.write_many(worker.run(chunk))
-                if on_rows is not None:
-                    on_rows(len(chunk))
-    finally:
-        if worker is not None:
-            worker.close()
-    summary = summarize(data.read_records(job.output), signature=job.signature())
-    if job.train_file:
-        summary["train_file"] = {"path": job.train_file, "sentences": write_train_file(job)}
-    resume.write_summary(job.output, summary)
-    return ProjectResult(summary, len(pending), time.perf_counter() - started)
+        with resume.lock_output(job.output):
+            return _translate_only(job, plan_units(job))
+    return jobs.execute(ProjectionRun(job), on_start=on_start, on_rows=on_rows)
 
 
 def _translate_only(job: ProjectJob, units: Sequence[Unit]) -> ProjectResult:

@@ -107,6 +107,9 @@ def default_text(request: Request, sample: int, tokens: int) -> str:
 class SimulatedEngine:
     """A continuously batching engine that sleeps instead of computing (see the module doc)."""
 
+    #: Calls from several threads are batched together, as vLLM's async engine does.
+    concurrent_calls = True
+
     def __init__(
         self,
         lengths: Callable[[Request], LengthModel],
