@@ -327,8 +327,9 @@ class RunJob(jobs.Job):
         return isinstance(row, Example)
 
     def depth(self) -> int:
-        """``chunks_in_flight``; 1 for a strategy with its own MT model (it serves one caller)."""
-        if getattr(self.prepared.strategy, "translator", None) is not None:
+        """``chunks_in_flight``; 1 for a strategy that says it cannot take concurrent chunks
+        (``concurrent_chunks = False``: translate-test, whose MT model serves one caller)."""
+        if not getattr(self.prepared.strategy, "concurrent_chunks", True):
             return 1
         return self.prepared.config.chunks_in_flight
 

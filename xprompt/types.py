@@ -194,6 +194,18 @@ class SegmentCheck:
     rule: str = ""
 
 
+def _span_dict(span: SegmentCheck) -> dict[str, Any]:
+    """A sentence's or a line's verdict as a record writes it."""
+    return {
+        "start": span.start,
+        "end": span.end,
+        "detected": span.detected,
+        "confidence": round(span.confidence, 4),
+        "verdict": span.verdict,
+        "rule": span.rule,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class LangCheck:
     """Evidence that a generated text is (or is not) in the language it was asked to be in.
@@ -235,31 +247,11 @@ class LangCheck:
             "off_share": round(self.off_share, 4),
         }
         if self.segments:
-            out["segments"] = [
-                {
-                    "start": s.start,
-                    "end": s.end,
-                    "detected": s.detected,
-                    "confidence": round(s.confidence, 4),
-                    "verdict": s.verdict,
-                    "rule": s.rule,
-                }
-                for s in self.segments
-            ]
+            out["segments"] = [_span_dict(s) for s in self.segments]
         if self.flags:
             out["flags"] = list(self.flags)
         if self.lines:
-            out["lines"] = [
-                {
-                    "start": s.start,
-                    "end": s.end,
-                    "detected": s.detected,
-                    "confidence": round(s.confidence, 4),
-                    "verdict": s.verdict,
-                    "rule": s.rule,
-                }
-                for s in self.lines
-            ]
+            out["lines"] = [_span_dict(s) for s in self.lines]
         return out
 
 

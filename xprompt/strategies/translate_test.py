@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -172,6 +172,9 @@ class TranslateTest:
     translator: Translator | None = None
     name: str = "translate-test"
     _llm_translator: dict[int, Translator] = field(default_factory=dict, repr=False)
+    #: One chunk at a time: the MT model (built on first use) serves one caller, and loading it
+    #: from two threads at once breaks transformers' meta-device initialisation.
+    concurrent_chunks: ClassVar[bool] = False
 
     @property
     def fields(self) -> tuple[str, ...]:
