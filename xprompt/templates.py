@@ -182,8 +182,29 @@ class Template(BaseModel):
         return {part: ENV.from_string(src) for part, src in self._sources().items()}
 
     @cached_property
+    def _globals(self) -> dict[str, dict[str, Any]]:
+        """Each compiled part's Jinja globals as one plain dict (see :func:`_render_compiled`)."""
+        return {part: dict(compiled.globals) for part, compiled in self._compiled.items()}
+
+    @cached_property
     def _shot_cache(self) -> dict[tuple[Any, ...], tuple[str, str]]:
         return {}
+
+    @cached_property
+    def _lang_cache(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    @cached_property
+    def _system_cache(self) -> dict[str, str] | None:
+        """Rendered system prompts by query language, when the system prompt reads no field.
+
+        Such a prompt is a function of the query's language alone (its context
+        is :meth:`_lang_context`); None when there is none or it reads a field.
+        """
+        if self.system is None:
+            return None
+        used = jinja2.meta.find_undeclared_variables(ENV.parse(self.system))
+        return None if used & set(self.fields) else {}
 
     # -- languages and labels ---------------------------------------------------------
 
@@ -247,6 +268,26 @@ class Template(BaseModel):
 
     # -- rendering ----------------------------------------------------------------
 
+    def _lang_context(self, query_lang: str) -> dict[str, Any]:
+        """The context names that depend on the prompt language only (kept per language).
+
+        The sandbox is immutable, so renders can share the ``choices`` list and
+        the ``t`` mapping; a language without i18n strings raises each time.
+        """
+        cached = self._lang_cache.get(query_lang)
+        if cached is None:
+            info = languages.resolve(query_lang)
+            cached = {
+                "lang": info.code,
+                "lang_name": info.name,
+                "lang_native": info.native_name or info.name,
+                "choices": self.choice_names(query_lang),
+                "t": self.strings(self.instruction_lang(query_lang)),
+            }
+            if len(self._lang_cache) < SHOT_CACHE_SIZE:
+                self._lang_cache[query_lang] = cached
+        return cached
+
     def _context(self, example: Example, query_lang: str) -> dict[str, Any]:
         missing = [f for f in self.fields if f not in example.fields]
         if missing:
@@ -254,20 +295,13 @@ class Template(BaseModel):
                 f"example '{example.id}': field(s) {missing} missing for template '{self.name}' "
                 f"(fields present: {', '.join(sorted(example.fields)) or 'none'})"
             )
-        info = languages.resolve(query_lang)
         context: dict[str, Any] = {name: example.fields[name] for name in self.fields}
-        context.update(
-            lang=info.code,
-            lang_name=info.name,
-            lang_native=info.native_name or info.name,
-            choices=self.choice_names(query_lang),
-            t=self.strings(self.instruction_lang(query_lang)),
-        )
+        context.update(self._lang_context(query_lang))
         return context
 
     def _render_part(self, part: str, context: Mapping[str, Any]) -> str:
         try:
-            return self._compiled[part].render(context)
+            return _render_compiled(self._compiled[part], self._globals[part], context)
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"template '{self.name}' ({part}): {exc.message}") from None
         except jinja2.exceptions.SecurityError as exc:
@@ -321,6 +355,16 @@ class Template(BaseModel):
                 self._shot_cache[key] = hit
         return hit
 
+    def _render_system(self, query_lang: str, context: Mapping[str, Any]) -> str:
+        """The system prompt of a query (kept per language when it reads no field)."""
+        cache = self._system_cache
+        hit = cache.get(query_lang) if cache is not None else None
+        if hit is None:
+            hit = self._render_part("system", context)
+            if cache is not None and len(cache) < SHOT_CACHE_SIZE:
+                cache[query_lang] = hit
+        return hit
+
     def render(self, example: Example, exemplars: Sequence[Example] = ()) -> tuple[Message, ...]:
         """Render a query (and its few-shot exemplars, in order) to chat messages.
 
@@ -333,7 +377,7 @@ class Template(BaseModel):
         messages: list[Message] = []
         query_context = self._context(example, query_lang)
         if self.system is not None:
-            system_text = self._render_part("system", query_context)
+            system_text = self._render_system(query_lang, query_context)
             if system_text.strip():
                 messages.append(Message("system", system_text))
         blocks: list[str] = []
@@ -348,6 +392,26 @@ class Template(BaseModel):
             query = self.separator.join([*blocks, query])
         messages.append(Message("user", query))
         return tuple(messages)
+
+
+def _render_compiled(
+    compiled: jinja2.Template, globals_: dict[str, Any], context: Mapping[str, Any]
+) -> str:
+    """``compiled.render(context)``, without re-reading the globals' ChainMap on every call.
+
+    ``Template.render`` copies the template's globals (a ``ChainMap`` over the
+    environment's) into every new context; here they come from ``globals_``,
+    the same names and values copied once (nothing changes a template's globals
+    after it is compiled). The context and the output are those of ``render``.
+    """
+    ctx = ENV.context_class(
+        ENV, {**globals_, **context}, compiled.name, compiled.blocks, globals=globals_
+    )
+    try:
+        return ENV.concat(compiled.root_render_func(ctx))  # type: ignore[attr-defined]
+    except Exception:
+        ENV.handle_exception()
+        raise  # handle_exception always raises; for the type checker
 
 
 def render_as_prompt(messages: Sequence[Message]) -> str:
