@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _encode_string
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -150,13 +151,27 @@ class Request:
         library caller may pass) is hashed by its code points (``surrogatepass``).
         """
         if self.messages is not None:
-            payload: Any = [m.to_dict() for m in self.messages]
+            text = _messages_json(self.messages)
         else:
-            payload = self.prompt
-        blob = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode(
-            "utf-8", "surrogatepass"
-        )
-        return hashlib.sha256(blob).hexdigest()[:16]
+            text = json.dumps(self.prompt, ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _messages_json(messages: tuple[Message, ...]) -> str:
+    """``json.dumps([m.to_dict() for m in messages], ensure_ascii=False, sort_keys=True)``.
+
+    The same text, written directly (twice as fast: a request digest is taken
+    for every row); a message whose role or content is not a string goes
+    through ``json.dumps``.
+    """
+    if not all(type(m.role) is str and type(m.content) is str for m in messages):
+        return json.dumps([m.to_dict() for m in messages], ensure_ascii=False, sort_keys=True)
+    quote = _encode_string
+    return (
+        "["
+        + ", ".join(f'{{"content": {quote(m.content)}, "role": {quote(m.role)}}}' for m in messages)
+        + "]"
+    )
 
 
 @dataclass(frozen=True, slots=True)
