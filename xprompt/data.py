@@ -130,6 +130,9 @@ def _parse_json_row(text: str) -> dict[str, Any] | str:
         return "not valid JSON (nested too deeply)"
     if not isinstance(value, dict):
         return f"a JSONL row must be an object, got {type(value).__name__}"
+    if "\\u" not in text:
+        # Decoded UTF-8 holds no surrogate, so only a \u escape can put one in the row.
+        return value
     return surrogate_problem(value) or value
 
 
@@ -367,10 +370,14 @@ class RecordWriter:
         self.close()
 
 
+#: ``json.dumps(record, ensure_ascii=False)``'s encoder, made once instead of per record.
+_RECORD_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def record_line(record: Mapping[str, Any]) -> bytes:
     """One JSONL line for ``record``; an error record for its row when it cannot be serialised."""
     try:
-        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        return (_RECORD_ENCODER.encode(record) + "\n").encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError, RecursionError) as exc:
         index = record.get("index")
         row_id = str(record.get("id")).encode("utf-8", "backslashreplace").decode("utf-8")
