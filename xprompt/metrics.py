@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from xprompt.answers import FAILED_RULES
@@ -93,14 +93,21 @@ class GroupStats:
         answered = self.rows - self.errors
         return self.extraction_failures / answered if answered else None
 
+    def merge(self, other: GroupStats) -> None:
+        """Add ``other``'s counts to these (every field is a count)."""
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def add(self, record: Mapping[str, Any]) -> None:
         self.rows += 1
-        if record.get("error"):
+        error = record.get("error")
+        if error:
             self.errors += 1
-        if record.get("correct") is not None:
+        correct = record.get("correct")
+        if correct is not None:
             self.scored += 1
-            self.correct += bool(record["correct"])
-        if not record.get("error") and record.get("extraction") in FAILED_RULES:
+            self.correct += bool(correct)
+        if not error and record.get("extraction") in FAILED_RULES:
             self.extraction_failures += 1
         for step in record.get("steps") or ():
             self.prompt_tokens += int(step.get("prompt_tokens") or 0)
@@ -165,6 +172,9 @@ class GroupStats:
             "paths_off_target": self.paths_off_target,
             "path_off_target_rate": self.path_off_target_rate,
         }
+
+
+_COUNTS = tuple(f.name for f in fields(GroupStats))
 
 
 @dataclass
@@ -271,10 +281,13 @@ def error_reason(message: str) -> str:
 def summarize(records: Iterable[Mapping[str, Any]], *, signature: str = "") -> RunSummary:
     """Aggregate result records, overall and per language."""
     summary = RunSummary(signature=signature)
+    by_lang = summary.by_lang
     for record in records:
-        summary.total.add(record)
         lang = record.get("lang") or "und"
-        summary.by_lang.setdefault(lang, GroupStats()).add(record)
+        group = by_lang.get(lang)
+        if group is None:
+            group = by_lang[lang] = GroupStats()
+        group.add(record)
         for path in (record.get("details") or {}).get("paths") or ():
             if path.get("path"):
                 summary.by_path_lang.setdefault(path["path"], PathStats()).add(path)
@@ -283,4 +296,6 @@ def summarize(records: Iterable[Mapping[str, Any]], *, signature: str = "") -> R
         mode = (record.get("details") or {}).get("mode")
         if isinstance(mode, str):
             summary.modes[mode] += 1
+    for group in by_lang.values():  # every record is in one language's group
+        summary.total.merge(group)
     return summary
