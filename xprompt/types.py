@@ -161,17 +161,20 @@ def _messages_json(messages: tuple[Message, ...]) -> str:
     """``json.dumps([m.to_dict() for m in messages], ensure_ascii=False, sort_keys=True)``.
 
     The same text, written directly (twice as fast: a request digest is taken
-    for every row); a message whose role or content is not a string goes
+    for every row); messages with a role or content that is not a string go
     through ``json.dumps``.
     """
-    if not all(type(m.role) is str and type(m.content) is str for m in messages):
-        return json.dumps([m.to_dict() for m in messages], ensure_ascii=False, sort_keys=True)
     quote = _encode_string
-    return (
-        "["
-        + ", ".join(f'{{"content": {quote(m.content)}, "role": {quote(m.role)}}}' for m in messages)
-        + "]"
-    )
+    try:
+        return (
+            "["
+            + ", ".join(
+                f'{{"content": {quote(m.content)}, "role": {quote(m.role)}}}' for m in messages
+            )
+            + "]"
+        )
+    except TypeError:  # not a string (``encode_basestring`` takes str and its subclasses only)
+        return json.dumps([m.to_dict() for m in messages], ensure_ascii=False, sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)
