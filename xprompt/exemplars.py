@@ -52,6 +52,10 @@ class ExemplarSelector:
     per_row: bool = False
     labels: Sequence[str] | None = None
     _cache: dict[str, tuple[Example, ...]] = field(default_factory=dict, repr=False)
+    #: Per key: the first k candidates and their ids (a query not among them gets exactly those).
+    _heads: dict[str, tuple[tuple[Example, ...], frozenset[str]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.k < 0:
@@ -97,10 +101,16 @@ class ExemplarSelector:
         if self.k == 0:
             return ()
         key = f"{query.lang}|{query.id}" if self.per_row else query.lang
+        head = self._heads.get(key)
+        if head is not None and query.id not in head[1]:
+            return head[0]
         ordered = self._cache.get(key)
         if ordered is None:
             ordered = tuple(self._order(self.candidates(query.lang), key))
             self._cache[key] = ordered
+            if len(ordered) >= self.k:
+                first = ordered[: self.k]
+                self._heads[key] = (first, frozenset(e.id for e in first))
         chosen = tuple(e for e in ordered[: self.k + 1] if e.id != query.id)[: self.k]
         if len(chosen) < self.k:
             where = (
