@@ -275,6 +275,10 @@ def _label_positions(
 _OPTION = re.compile(r"(?:\(([A-Za-z0-9])\)|^\s*([A-Za-z0-9])[.)](?:\s|$))", re.MULTILINE)
 
 
+#: Texts up to this long have their label extraction kept (constrained decoding repeats a few).
+CHOICE_CACHE_CHARS = 64
+
+
 def extract_choice(text: str, shown: Sequence[str], canonical: Sequence[str]) -> Extraction:
     """Map generated text onto a label set. ``shown[i]`` is how label ``canonical[i]`` was displayed.
 
@@ -285,7 +289,26 @@ def extract_choice(text: str, shown: Sequence[str], canonical: Sequence[str]) ->
     tie the longer name). One-character labels (letters, digits) are matched
     only in the first three forms, never inside running text. Full-width
     forms are read as ASCII.
+
+    The result depends on the arguments alone, so the extractions of short
+    texts (labels, as constrained decoding writes them) are kept (bounded).
     """
+    if type(text) is str and len(text) <= CHOICE_CACHE_CHARS:
+        try:
+            return _extract_choice_kept(text, tuple(shown), tuple(canonical))
+        except TypeError:  # unhashable labels: not kept
+            pass
+    return _extract_choice(text, shown, canonical)
+
+
+@lru_cache(maxsize=4096)
+def _extract_choice_kept(
+    text: str, shown: tuple[str, ...], canonical: tuple[str, ...]
+) -> Extraction:
+    return _extract_choice(text, shown, canonical)
+
+
+def _extract_choice(text: str, shown: Sequence[str], canonical: Sequence[str]) -> Extraction:
     pairs = list(zip(shown, canonical, strict=True))
     candidates = [(name, label) for name, label in pairs] + [(label, label) for _, label in pairs]
     normal = numerals.normalize(text)
