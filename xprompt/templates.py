@@ -195,6 +195,10 @@ class Template(BaseModel):
         return {}
 
     @cached_property
+    def _turns_cache(self) -> dict[tuple[str, int], tuple[tuple[Example, ...], tuple[Any, ...]]]:
+        return {}
+
+    @cached_property
     def _system_cache(self) -> dict[str, str] | None:
         """Rendered system prompts by query language, when the system prompt reads no field.
 
@@ -380,18 +384,41 @@ class Template(BaseModel):
             system_text = self._render_system(query_lang, query_context)
             if system_text.strip():
                 messages.append(Message("system", system_text))
-        blocks: list[str] = []
+        shots = self._shot_turns(exemplars, query_lang) if exemplars else ()
+        query = self._render_part("user", query_context)
+        if self.layout == "block":
+            if shots:
+                query = self.separator.join([*shots, query])  # type: ignore[list-item]
+        else:
+            messages += shots  # type: ignore[arg-type]
+        messages.append(Message("user", query))
+        return tuple(messages)
+
+    def _shot_turns(
+        self, exemplars: Sequence[Example], query_lang: str
+    ) -> tuple[Message, ...] | tuple[str, ...]:
+        """The exemplars' turns of a prompt in ``query_lang``: user and assistant messages
+        (layout ``chat``) or one block of text each (``block``).
+
+        A selector hands every query of a language the same tuple of exemplars,
+        so the turns are kept per (language, tuple) too, holding the tuple (so
+        its ``id`` stays its own; the cache is bounded).
+        """
+        key = (query_lang, id(exemplars))
+        kept = self._turns_cache.get(key)
+        if kept is not None and kept[0] is exemplars:
+            return kept[1]
+        turns: list[Any] = []
         for shot in exemplars:
             question, answer = self._render_shot(shot, query_lang)
             if self.layout == "chat":
-                messages += [Message("user", question), Message("assistant", answer)]
+                turns += [Message("user", question), Message("assistant", answer)]
             else:
-                blocks.append(question + answer)
-        query = self._render_part("user", query_context)
-        if self.layout == "block" and blocks:
-            query = self.separator.join([*blocks, query])
-        messages.append(Message("user", query))
-        return tuple(messages)
+                turns.append(question + answer)
+        out = tuple(turns)
+        if isinstance(exemplars, tuple) and len(self._turns_cache) < SHOT_CACHE_SIZE:
+            self._turns_cache[key] = (exemplars, out)
+        return out
 
 
 def _render_compiled(
